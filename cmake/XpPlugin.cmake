@@ -1,0 +1,27 @@
+# xp_add_plugin(<name> SOURCES <files...> [LIBRARIES <targets...>] [OUTPUT_DIRECTORY <dir>])
+#
+# Builds a plugin library <name>.so that the xp host can load: links the SDK and compiles in the
+# versioned C entry points (plugin_entry.cpp) the host checks before trusting the library.
+# Works in the xp source tree and out of tree after find_package(xp).
+function(xp_add_plugin name)
+  cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "xp_add_plugin(${name}): SOURCES is required")
+  endif()
+  add_library(${name} MODULE ${ARG_SOURCES} ${XP_PLUGIN_ENTRY_SOURCE})
+  target_link_libraries(${name} PRIVATE xp::sdk ${ARG_LIBRARIES})
+  if(NOT ARG_OUTPUT_DIRECTORY)
+    if(DEFINED XP_PLUGIN_OUTPUT_DIR)
+      set(ARG_OUTPUT_DIRECTORY ${XP_PLUGIN_OUTPUT_DIR})
+    else()
+      set(ARG_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+    endif()
+  endif()
+  set_target_properties(${name} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
+  if(TARGET xp_pch AND XP_USE_PCH)
+    target_precompile_headers(${name} REUSE_FROM xp_pch)
+  endif()
+  if(XP_IN_TREE)
+    install(TARGETS ${name} LIBRARY DESTINATION lib/xp/plugins)
+  endif()
+endfunction()

@@ -1,0 +1,39 @@
+#include "options.h"
+
+#include <iostream>
+
+#include "plugin_loader.h"
+#include "suggest.h"
+
+namespace xp::cli {
+
+bool parse_options(const std::string& usage, po::options_description& desc,
+                   const po::positional_options_description& positional, const std::vector<std::string>& args,
+                   po::variables_map& vm) {
+  desc.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: " << usage << "\n\n" << desc << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    std::vector<std::string> names;
+    for (const auto& o : desc.options()) names.push_back("--" + o->long_name());
+    throw UsageError(std::string(e.what()) + did_you_mean(e.get_option_name(), names) + "\nusage: " + usage);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + "\nusage: " + usage);
+  }
+  return true;
+}
+
+void load_plugins(const std::vector<std::string>& extra) {
+  static PluginLoader loader;
+  std::vector<std::filesystem::path> paths(extra.begin(), extra.end());
+  std::vector<std::string> problems;
+  loader.load_all(paths, problems);
+  for (const auto& p : problems) std::cerr << "warning: skipped plugin library " << p << "\n";
+}
+
+}  // namespace xp::cli

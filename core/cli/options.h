@@ -1,0 +1,30 @@
+#pragma once
+// Boost.Program_options glue shared by every subcommand: --help, and usage errors that name the
+// closest valid option.
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+namespace xp::cli {
+
+namespace po = boost::program_options;
+
+// Bad command line; main() prints it and exits with code 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses `args` into `vm`. Adds --help; returns false after printing help (the caller exits 0).
+// `usage` is the synopsis line, e.g. "xp validate EXPERIMENT.toml [options]".
+bool parse_options(const std::string& usage, po::options_description& desc,
+                   const po::positional_options_description& positional, const std::vector<std::string>& args,
+                   po::variables_map& vm);
+
+// Loads the bundled plugins, XP_PLUGIN_PATH and `extra` (files or folders); prints a warning for
+// each library that could not be loaded.
+void load_plugins(const std::vector<std::string>& extra = {});
+
+}  // namespace xp::cli

@@ -1,0 +1,92 @@
+#pragma once
+// The typed parameter schema a plugin declares next to its code. The host validates every
+// experiment against it before constructing anything, and `xp plugins show` prints it.
+//
+//   static xp::Schema schema() {
+//     return xp::Schema("Focal loss (Lin et al. 2017)")
+//         .add_float("gamma", 2.0, "focusing exponent").range(0.0, 10.0)
+//         .add_float("alpha", 0.25, "weight of the positive class").range(0.0, 1.0)
+//         .add_string("reduction", "mean", "how to reduce").choices({"mean", "sum"});
+//   }
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xp/value.h"
+
+namespace xp {
+
+enum class ParamType {
+  Bool,
+  Int,
+  Float,
+  String,
+  IntList,
+  FloatList,
+  StringList,
+  Table,       // free-form table, validated by the plugin itself
+  Plugin,      // a nested plugin table: { plugin = "name", ... } of kind `plugin_kind`
+  PluginList,  // an array of nested plugin tables of kind `plugin_kind`
+  Section,     // a nested table validated against `section` (e.g. train.optimizer)
+  SectionList, // an array of tables each validated against `section` (e.g. train.stages)
+};
+
+class Schema;
+
+const char* param_type_name(ParamType t);
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::Float;
+  Value default_value;  // None when required
+  bool required = false;
+  std::optional<double> min, max;  // inclusive range for Int/Float and every element of lists
+  std::vector<Value> choices;      // allowed values (empty = any)
+  std::string plugin_kind;         // for Plugin / PluginList
+  std::shared_ptr<const Schema> section;  // for Section / SectionList
+  std::string doc;
+};
+
+class Schema {
+ public:
+  Schema() = default;
+  explicit Schema(std::string doc) : doc_(std::move(doc)) {}
+
+  Schema& add_bool(const std::string& name, bool def, const std::string& doc);
+  Schema& add_int(const std::string& name, int64_t def, const std::string& doc);
+  Schema& add_float(const std::string& name, double def, const std::string& doc);
+  Schema& add_string(const std::string& name, const std::string& def, const std::string& doc);
+  Schema& add_ints(const std::string& name, std::vector<int64_t> def, const std::string& doc);
+  Schema& add_floats(const std::string& name, std::vector<double> def, const std::string& doc);
+  Schema& add_strings(const std::string& name, std::vector<std::string> def, const std::string& doc);
+  Schema& add_table(const std::string& name, const std::string& doc);
+  Schema& add_plugin(const std::string& name, const std::string& kind, const std::string& doc);
+  Schema& add_plugins(const std::string& name, const std::string& kind, const std::string& doc);
+  // Nested tables with their own schema; a Section's defaults are filled in even when absent.
+  Schema& add_section(const std::string& name, Schema section, const std::string& doc);
+  Schema& add_sections(const std::string& name, Schema section, const std::string& doc);
+  // Declares a parameter with no default that the experiment must set.
+  Schema& add_required(const std::string& name, ParamType type, const std::string& doc);
+
+  // Modifiers of the parameter added last.
+  Schema& range(double lo, double hi);
+  Schema& min(double lo);
+  Schema& max(double hi);
+  Schema& choices(std::vector<Value> allowed);
+  Schema& optional();  // no default, may be absent (Params::has() tells)
+
+  const std::string& doc() const { return doc_; }
+  const std::vector<ParamSpec>& params() const { return params_; }
+  const ParamSpec* find(const std::string& name) const;
+  bool has(const std::string& name) const { return find(name) != nullptr; }
+
+ private:
+  Schema& add(ParamSpec spec);
+  ParamSpec& last();
+  std::string doc_;
+  std::vector<ParamSpec> params_;
+};
+
+}  // namespace xp
