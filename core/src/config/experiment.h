@@ -1,0 +1,29 @@
+#pragma once
+// Experiment files: load a TOML file, apply `extends` (deep merge, relative to the file), pick
+// variants, apply --set overrides and seeds, validate every plugin table against its schema and
+// [train] against the engine's, and produce one RunSpec per (variant, seed).
+// Every error is an xp::ConfigError naming file:line:col and, for names, the closest valid ones.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/run_spec.h"
+
+namespace xp {
+
+class PluginLoader;
+
+struct ExperimentOptions {
+  std::vector<std::string> sets;      // "train.epochs=5", value parsed as TOML ("loss.gamma=1.5")
+  std::vector<std::string> variants;  // only these variants (empty = all)
+  std::optional<std::vector<int64_t>> seeds;  // replaces [experiment] seeds
+};
+
+// Loads [plugins] paths through `loader` before validating, so experiment-local plugins work.
+std::vector<RunSpec> resolve_experiment(const std::filesystem::path& file, const ExperimentOptions& options,
+                                        PluginLoader& loader);
+
+}  // namespace xp
