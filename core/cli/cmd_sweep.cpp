@@ -1,0 +1,206 @@
+// xp sweep: hyperparameter sweeps over any config key (docs/sweeps.md).
+//   xp sweep SWEEP.toml [--workers N] [--registry PATH]     start a sweep
+//   xp sweep --resume ID [--workers N]                      continue one
+//   xp sweep worker ID                                      one worker process (started by xp sweep)
+//   xp sweep status ID | report ID | list                   look at sweeps
+#include <fstream>
+#include <iostream>
+
+#include "command.h"
+#include "options.h"
+#include "run_registry.h"
+#include "sqlite_sweep_store.h"
+#include "suggest.h"
+#include "sweep_config.h"
+#include "sweep_coordinator.h"
+#include "sweep_report.h"
+#include "sweep_worker.h"
+#include "xp/errors.h"
+
+namespace xp::cli {
+namespace {
+
+using namespace xp::sweeps;
+namespace fs = std::filesystem;
+
+const char* kSweepUsage =
+    "usage: xp sweep SWEEP.toml [--workers N] [--registry PATH]\n"
+    "       xp sweep --resume SWEEP_ID [--workers N] [--registry PATH]\n"
+    "       xp sweep status SWEEP_ID [--registry PATH]\n"
+    "       xp sweep report SWEEP_ID [--top N] [--best-config FILE] [--registry PATH]\n"
+    "       xp sweep list [--registry PATH]\n"
+    "       xp sweep worker SWEEP_ID [--registry PATH]   (started by xp sweep)\n";
+
+std::string registry_option(po::options_description& desc, std::string& registry) {
+  desc.add_options()("registry", po::value(&registry), "registry database (default $XP_REGISTRY or ./xp-runs/registry.db)");
+  return registry;
+}
+
+// The sweep and its parsed config, or a ConfigError naming the known sweeps.
+std::pair<SweepRecord, SweepConfig> load_sweep(SqliteSweepStore& store, const std::string& id, const fs::path& registry) {
+  auto sweep = store.find_sweep(id);
+  if (!sweep) {
+    std::vector<std::string> ids;
+    for (const auto& s : store.list_sweeps()) ids.push_back(s.id);
+    throw ConfigError("no sweep '" + id + "' in " + registry.string() + did_you_mean(id, ids));
+  }
+  return {*sweep, parse_sweep_text(sweep->config_text, sweep->config_path)};
+}
+
+int start(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string file, resume, registry;
+  int64_t workers = 0;
+  desc.add_options()("sweep", po::value(&file), "sweep file")("workers,w", po::value(&workers),
+                                                               "parallel trials (default: the file's workers)")(
+      "resume", po::value(&resume), "continue the sweep with this id; finished trials are not rerun");
+  registry_option(desc, registry);
+  po::positional_options_description pos;
+  pos.add("sweep", 1);
+  po::variables_map vm;
+  if (!parse_options("xp sweep SWEEP.toml [--workers N] [--resume ID] [--registry PATH]", desc, pos, args, vm))
+    return kOk;
+  if (file.empty() && resume.empty()) throw UsageError(std::string("name a sweep file or --resume ID\n") + kSweepUsage);
+  if (vm.count("workers") && workers < 1) throw UsageError("--workers must be at least 1");
+  SweepOptions o;
+  o.sweep_file = file;
+  o.resume_id = resume;
+  o.registry = registry.empty() ? default_registry_path() : fs::path(registry);
+  if (vm.count("workers")) o.workers = workers;
+  if (!resume.empty()) existing_registry_path(o.registry.string());
+  return run_sweep(o, std::cout);
+}
+
+int worker(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string id, registry, name;
+  desc.add_options()("id", po::value(&id)->required(), "sweep id")("name", po::value(&name), "worker name");
+  registry_option(desc, registry);
+  po::positional_options_description pos;
+  pos.add("id", 1);
+  po::variables_map vm;
+  if (!parse_options("xp sweep worker SWEEP_ID [--registry PATH]", desc, pos, args, vm)) return kOk;
+  WorkerOptions o;
+  o.registry = existing_registry_path(registry);
+  o.sweep_id = id;
+  o.name = name;
+  return run_worker(o, std::cout);
+}
+
+int status(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string id, registry;
+  desc.add_options()("id", po::value(&id)->required(), "sweep id");
+  registry_option(desc, registry);
+  po::positional_options_description pos;
+  pos.add("id", 1);
+  po::variables_map vm;
+  if (!parse_options("xp sweep status SWEEP_ID [--registry PATH]", desc, pos, args, vm)) return kOk;
+  auto path = existing_registry_path(registry);
+  SqliteSweepStore store(path);
+  auto [sweep, config] = load_sweep(store, id, path);
+  auto trials = store.trials(id);
+  std::cout << "sweep " << sweep.id << " (" << sweep_state_name(sweep.state) << "): " << sweep.method << " on "
+            << sweep.experiment << (sweep.variant.empty() ? "" : " [" + sweep.variant + "]") << "\n"
+            << "  objective: " << direction_name(sweep.direction) << " " << sweep.metric << "\n"
+            << "  trials: " << state_counts(trials);
+  if (sweep.max_trials) std::cout << " of " << *sweep.max_trials;
+  std::cout << "\n";
+  for (const auto& t : trials)
+    if (t.state == TrialState::Running) {
+      std::cout << "  running: trial " << t.number << " on " << t.worker << " (attempt " << t.attempts << ")";
+      if (!t.intermediate.empty())
+        std::cout << ", epoch " << t.intermediate.rbegin()->first << " " << config.pruner.metric << " = "
+                  << Value(t.intermediate.rbegin()->second).to_string();
+      std::cout << "\n";
+    }
+  if (auto best = best_trial(trials, sweep.direction))
+    std::cout << "  best so far: trial " << best->number << " " << sweep.metric << " = "
+              << Value(*best->value).to_string() << "\n";
+  return kOk;
+}
+
+int report(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string id, registry, best_config;
+  int64_t top = 0;
+  desc.add_options()("id", po::value(&id)->required(), "sweep id")("top", po::value(&top), "show only the N best trials")(
+      "best-config", po::value(&best_config), "also write the best configuration to this file");
+  registry_option(desc, registry);
+  po::positional_options_description pos;
+  pos.add("id", 1);
+  po::variables_map vm;
+  if (!parse_options("xp sweep report SWEEP_ID [--top N] [--best-config FILE] [--registry PATH]", desc, pos, args, vm))
+    return kOk;
+  auto path = existing_registry_path(registry);
+  SqliteSweepStore store(path);
+  auto [sweep, config] = load_sweep(store, id, path);
+  auto trials = store.trials(id);
+  auto ranked = rank_trials(trials, sweep.direction);
+  if (top > 0 && static_cast<int64_t>(ranked.size()) > top) ranked.resize(static_cast<size_t>(top));
+  std::cout << "sweep " << sweep.id << " (" << sweep_state_name(sweep.state) << "): " << state_counts(trials) << "; "
+            << direction_name(sweep.direction) << " " << sweep.metric << "\n\n";
+  print_trial_table(std::cout, ranked, config);
+  std::cout << "\nparameters (over completed trials):\n";
+  print_parameter_summary(std::cout, trials, config);
+  auto best = best_trial(trials, sweep.direction);
+  if (!best) {
+    std::cout << "\nno completed trial yet\n";
+    return kOk;
+  }
+  std::string toml = best_config_toml(config, *best, sweep.id);
+  std::cout << "\nbest configuration (trial " << best->number << "):\n\n" << toml << "\nor: "
+            << trial_command_line(config, *best) << "\n";
+  if (!best_config.empty()) {
+    std::ofstream f(best_config);
+    if (!(f << toml)) throw std::runtime_error("cannot write '" + best_config + "'");
+    std::cout << "wrote " << best_config << "\n";
+  }
+  return kOk;
+}
+
+int list(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string registry;
+  registry_option(desc, registry);
+  po::variables_map vm;
+  if (!parse_options("xp sweep list [--registry PATH]", desc, {}, args, vm)) return kOk;
+  auto path = existing_registry_path(registry);
+  SqliteSweepStore store(path);
+  for (const auto& s : store.list_sweeps()) {
+    auto trials = store.trials(s.id);
+    std::cout << s.id << "  " << sweep_state_name(s.state) << "  " << s.method << "  "
+              << fs::path(s.experiment).filename().string() << (s.variant.empty() ? "" : "[" + s.variant + "]") << "  "
+              << state_counts(trials);
+    if (auto best = best_trial(trials, s.direction))
+      std::cout << "  best " << s.metric << " = " << Value(*best->value).to_string();
+    std::cout << "\n";
+  }
+  return kOk;
+}
+
+int sweep(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    std::cout << kSweepUsage;
+    return kUsage;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "--help" || args[0] == "-h") {
+    std::cout << kSweepUsage;
+    return kOk;
+  }
+  if (args[0] == "worker") return worker(rest);
+  if (args[0] == "status") return status(rest);
+  if (args[0] == "report") return report(rest);
+  if (args[0] == "list") return list(rest);
+  if (args[0].find('.') == std::string::npos && args[0][0] != '-' && !fs::exists(args[0]))
+    throw UsageError("unknown subcommand 'sweep " + args[0] + "'" +
+                     did_you_mean(args[0], {"worker", "status", "report", "list"}) + "\n" + kSweepUsage);
+  return start(args);
+}
+
+}  // namespace
+
+XP_CLI_COMMAND("sweep", "hyperparameter sweeps: grid, random or TPE search with pruning", sweep);
+
+}  // namespace xp::cli
