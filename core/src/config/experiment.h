@@ -20,6 +20,9 @@ struct ExperimentOptions {
   std::vector<std::string> sets;      // "train.epochs=5", value parsed as TOML ("loss.gamma=1.5")
   std::vector<std::string> variants;  // only these variants (empty = all)
   std::optional<std::vector<int64_t>> seeds;  // replaces [experiment] seeds
+  // Validate only the tables that are present: a base file meant to be extended need not name
+  // data, model and loss. Runs need them, so `xp run` leaves this false.
+  bool partial = false;
 };
 
 // Loads [plugins] paths through `loader` before validating, so experiment-local plugins work.

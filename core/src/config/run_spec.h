@@ -18,10 +18,15 @@ struct RunSpec {
   std::string variant;     // "" when the experiment has no [variants]
   int64_t seed = 0;
   std::filesystem::path source;  // the experiment file the user named
+  std::string description;       // [experiment] description, tags, output ("" / empty when absent)
+  std::vector<std::string> tags;
+  std::string output;            // root folder for run directories, as written ("" = the runner's default)
 
   std::string canonical;  // canonical TOML of the resolved config (sorted keys, normalized values)
   std::string hash;       // sha256 (hex) of `canonical`: equal configs hash equal
   std::map<std::string, std::string> flat;  // "loss.gamma" -> "2.0", every leaf of the resolved config
+                                            // (strings unquoted, [[augment]] elements as "augment.0.p")
+  Value::Table config;  // the resolved config as a tree: exactly what `canonical` renders
 
   // Validated plugin params (defaults filled in). sampler defaults to "random" for train.
   Params data, model, loss, sampler;

@@ -1,0 +1,109 @@
+// xp validate: resolve an experiment exactly as `xp run` would, without training, and say which
+// runs it describes (variant, seed, config hash) or what is wrong with it, with file:line:col.
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "config/experiment.h"
+#include "options.h"
+#include "plugin_loader.h"
+
+namespace xp::cli {
+namespace {
+
+nlohmann::json to_json(const Value& v) {
+  switch (v.type()) {
+    case Value::Type::None: return nullptr;
+    case Value::Type::Bool: return v.as_bool();
+    case Value::Type::Int: return v.as_int();
+    case Value::Type::Float: return v.as_float();
+    case Value::Type::String: return v.as_string();
+    case Value::Type::List: {
+      nlohmann::json a = nlohmann::json::array();
+      for (const auto& e : v.as_list()) a.push_back(to_json(e));
+      return a;
+    }
+    case Value::Type::Table: {
+      nlohmann::json o = nlohmann::json::object();
+      for (const auto& [k, e] : v.as_table()) o[k] = to_json(e);
+      return o;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<int64_t> parse_seeds(const std::string& text) {
+  std::vector<int64_t> seeds;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      long long s = std::stoll(item, &used);
+      if (used != item.size() || s < 0) throw std::invalid_argument(item);
+      seeds.push_back(s);
+    } catch (const std::exception&) {
+      throw UsageError("--seeds expects non-negative integers separated by commas, e.g. --seeds 1,2,3; got '" +
+                       text + "'");
+    }
+  }
+  if (seeds.empty()) throw UsageError("--seeds needs at least one seed");
+  return seeds;
+}
+
+int validate(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string file, format = "toml", seeds;
+  desc.add_options()("experiment", po::value(&file)->required(), "experiment TOML file")(
+      "set", po::value<std::vector<std::string>>()->composing(), "override KEY=VALUE (repeatable), e.g. train.epochs=5")(
+      "variant", po::value<std::vector<std::string>>()->composing(), "only this variant (repeatable)")(
+      "seeds", po::value(&seeds), "replace [experiment] seeds, e.g. 1,2,3")(
+      "print", "print the resolved config of every run")(
+      "format", po::value(&format), "resolved config as toml (canonical, hashed) or json")(
+      "partial", "validate only the tables present (a base file meant to be extended)")(
+      "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder");
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  po::variables_map vm;
+  const std::string usage =
+      "xp validate EXPERIMENT.toml [--set K=V ...] [--variant V ...] [--seeds 1,2] [--print] [--format toml|json]";
+  if (!parse_options(usage, desc, pos, args, vm)) return kOk;
+  if (format != "toml" && format != "json") throw UsageError("--format must be toml or json, not '" + format + "'");
+
+  ExperimentOptions options;
+  if (vm.count("set")) options.sets = vm["set"].as<std::vector<std::string>>();
+  if (vm.count("variant")) options.variants = vm["variant"].as<std::vector<std::string>>();
+  if (!seeds.empty()) options.seeds = parse_seeds(seeds);
+  options.partial = vm.count("partial") > 0;
+
+  load_plugins(vm.count("plugin-path") ? vm["plugin-path"].as<std::vector<std::string>>() : std::vector<std::string>{});
+  PluginLoader loader;
+  const auto runs = resolve_experiment(file, options, loader);
+
+  const bool print = vm.count("print") > 0;
+  if (print && format == "json") {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : runs)
+      out.push_back({{"experiment", r.experiment}, {"variant", r.variant}, {"seed", r.seed}, {"hash", r.hash},
+                     {"config", to_json(Value(r.config))}});
+    std::cout << out.dump(2) << "\n";
+    return kOk;
+  }
+  std::cout << file << ": " << runs.size() << (runs.size() == 1 ? " run" : " runs") << " of experiment '"
+            << (runs.empty() ? "" : runs.front().experiment) << "'\n";
+  for (const auto& r : runs) {
+    std::cout << "  variant " << (r.variant.empty() ? "-" : r.variant) << "  seed " << r.seed << "  hash "
+              << r.hash.substr(0, 12) << "\n";
+    if (print) std::cout << "\n# variant " << (r.variant.empty() ? "-" : r.variant) << ", seed " << r.seed
+                         << ", sha256 " << r.hash << "\n" << r.canonical << "\n";
+  }
+  return kOk;
+}
+
+}  // namespace
+
+XP_CLI_COMMAND("validate", "check an experiment file and list the runs it describes", validate);
+
+}  // namespace xp::cli
