@@ -1,0 +1,43 @@
+#pragma once
+// `xp runs --where` expressions, e.g.
+//   variant = 'focal' and params.loss.gamma >= 2 and metrics.val_iou > 0.5
+// A hand-written recursive-descent parser turns them into a parameterized SQL condition over the
+// runs table (alias r). Values are always bound, never pasted into SQL, and every field maps to a
+// fixed SQL snippet, so no user text reaches the SQL string.
+//
+// Grammar (keywords are case-insensitive):
+//   expr       := and_expr ('or' and_expr)*
+//   and_expr   := unary ('and' unary)*
+//   unary      := 'not' unary | '(' expr ')' | comparison
+//   comparison := field op literal | literal op field
+//   op         := '=' | '==' | '!=' | '<>' | '<' | '<=' | '>' | '>=' | 'like' | 'not like'
+//   literal    := number | 'text' | "text" | true | false      ('' inside '...' is one quote)
+//   field      := id | experiment | variant | seed | status | git_commit | host | device
+//               | config_hash | start | duration | params.KEY | tags.KEY | metrics.NAME
+//               | `any.field name`  (backquotes for keys with unusual characters)
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace xp::registry {
+
+using SqlArg = std::variant<int64_t, double, std::string>;
+
+struct SqlFragment {
+  std::string sql;
+  std::vector<SqlArg> args;  // bound to ?1.. in order of appearance (plain `?` placeholders)
+};
+
+// Throws xp::ConfigError naming the column and drawing a caret under the offending token.
+SqlFragment compile_where(const std::string& expression);
+
+// An SQL expression with the value of `field` per run (for sorting and grouping), e.g.
+// "metrics.val_top1" or "params.loss.gamma". Throws xp::ConfigError for an unknown field.
+SqlFragment field_value_sql(const std::string& field);
+
+// The plain (non-prefixed) field names, for help and did-you-mean.
+const std::vector<std::string>& where_plain_fields();
+
+}  // namespace xp::registry
