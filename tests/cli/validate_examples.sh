@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every example experiment in experiments/examples resolves against the bundled plugins (base
+# fragments, named *_base.toml, with --partial).
+set -euo pipefail
+shopt -s nullglob
+files=("$XP_SOURCE_DIR"/experiments/examples/*.toml)
+[[ ${#files[@]} -gt 0 ]] || { echo "no examples found"; exit 1; }
+for f in "${files[@]}"; do
+  partial=()
+  [[ "$f" == *_base.toml ]] && partial=(--partial)
+  echo "== $f"
+  "$XP" validate "$f" "${partial[@]}"
+done
+# The examples' documented claims: the tversky arm replaced the focal loss table entirely.
+out=$("$XP" validate "$XP_SOURCE_DIR/experiments/examples/focal_vs_tversky.toml" --variant tversky --seeds 1 --print)
+loss=$(awk '/^\[loss\]$/ {on = 1; next} /^\[/ {on = 0} on' <<< "$out")
+echo "$loss"
+grep -q '^plugin = "tversky"$' <<< "$loss"
+if grep -q '^gamma = ' <<< "$loss"; then echo "focal's gamma leaked into tversky"; exit 1; fi
+echo ok
