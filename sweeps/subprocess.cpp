@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <cerrno>
 #include <chrono>
@@ -27,10 +30,19 @@ pid_t spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
   if (pid == 0) {
     if (options.new_process_group) ::setpgid(0, 0);
+#ifdef __linux__
+    if (options.parent_death_signal) {
+      ::prctl(PR_SET_PDEATHSIG, options.parent_death_signal);
+      if (::getppid() != parent) ::_exit(128 + options.parent_death_signal);  // the parent died before prctl
+    }
+#else
+    (void)parent;
+#endif
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
     int null_fd = ::open("/dev/null", O_RDONLY);

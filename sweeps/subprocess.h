@@ -14,6 +14,7 @@ namespace xp::sweeps {
 struct SpawnOptions {
   std::optional<std::filesystem::path> log;  // stdout and stderr go here (appended); else inherited
   bool new_process_group = false;
+  int parent_death_signal = 0;  // Linux: sent to the child when its parent dies (no orphaned trials)
 };
 
 // fork + exec of argv[0] with argv; throws std::runtime_error when fork fails. exec failures

@@ -45,6 +45,31 @@ void print_finished(std::ostream& out, const TrialRecord& t, const SweepConfig& 
 
 }  // namespace
 
+std::vector<std::string> trial_overrides(const SweepConfig& config, const std::map<std::string, Value>& params) {
+  std::vector<std::string> sets;
+  for (const auto& [k, v] : config.fixed) sets.push_back(k + "=" + v.to_string());
+  for (const auto& [k, v] : params) sets.push_back(k + "=" + v.to_string());
+  return sets;
+}
+
+std::vector<std::vector<std::string>> preflight_overrides(const SweepConfig& config) {
+  ParamSet base;
+  for (const auto& d : config.space.dimensions())
+    base[d.key] = d.is_categorical() ? d.values.front() : d.from_internal(d.internal_low());
+  std::vector<std::vector<std::string>> out = {trial_overrides(config, base)};
+  for (const auto& d : config.space.dimensions()) {
+    std::vector<Value> others;
+    if (d.is_categorical()) others.assign(d.values.begin() + 1, d.values.end());
+    else others.push_back(d.from_internal(d.internal_high()));
+    for (const auto& v : others) {
+      ParamSet p = base;
+      p[d.key] = v;
+      out.push_back(trial_overrides(config, p));
+    }
+  }
+  return out;
+}
+
 int run_sweep(const SweepOptions& options, std::ostream& out) {
   SqliteSweepStore store(options.registry);
   SweepRecord sweep;
@@ -71,6 +96,8 @@ int run_sweep(const SweepOptions& options, std::ostream& out) {
     if (!fs::exists(config.experiment))
       throw ConfigError("the swept experiment '" + config.experiment.string() + "' does not exist",
                         config.file.string());
+    if (options.check_overrides)
+      for (const auto& sets : preflight_overrides(config)) options.check_overrides(sets);
     sweep.config_path = config.file.string();
     sweep.config_text = config.text;
     sweep.experiment = config.experiment.string();
@@ -110,6 +137,7 @@ int run_sweep(const SweepOptions& options, std::ostream& out) {
                                      fs::absolute(options.registry).string()};
     SpawnOptions so;
     so.log = logs / ("worker_" + std::to_string(index) + ".log");
+    so.parent_death_signal = SIGTERM;  // workers stop (and stop their trials) if xp sweep is killed
     workers[spawn(argv, so)] = index;
   };
   bool interrupted = false;

@@ -5,9 +5,14 @@
 // sweep resumable with --resume ID.
 
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "xp/value.h"
 
 namespace xp::sweeps {
 
@@ -18,7 +23,18 @@ struct SweepOptions {
   std::optional<int64_t> workers;    // default: the sweep file's `workers`
   std::filesystem::path xp_binary;   // default: this binary
   double poll_seconds = 1.0;
+  // Checks a trial's overrides against the experiment before any worker starts (the CLI resolves
+  // the experiment with them), so a misspelt key fails the sweep at once, not every trial.
+  std::function<void(const std::vector<std::string>& sets)> check_overrides;
 };
+
+struct SweepConfig;
+
+// The --set overrides of a trial: [sweep.fixed] then the trial's parameters, as KEY=TOML.
+std::vector<std::string> trial_overrides(const SweepConfig& config, const std::map<std::string, Value>& params);
+// Overrides that between them use every choice and both ends of every range (one dimension moved
+// at a time from its lowest value): what check_overrides is called with.
+std::vector<std::vector<std::string>> preflight_overrides(const SweepConfig& config);
 
 // Returns the exit code: 0 done, 130 interrupted, 1 when no trial completed.
 int run_sweep(const SweepOptions& options, std::ostream& out);

@@ -12,6 +12,7 @@
 #include "sampler.h"
 #include "sqlite_sweep_store.h"
 #include "subprocess.h"
+#include "sweep_coordinator.h"
 #include "suggest.h"
 #include "sweep_config.h"
 #include "trial_runs.h"
@@ -98,8 +99,7 @@ class Worker {
   std::vector<std::string> command(const TrialRecord& t) const {
     std::vector<std::string> argv = {xp_.string(), "run", config_.experiment.string()};
     if (!config_.variant.empty()) argv.insert(argv.end(), {"--variant", config_.variant});
-    for (const auto& [k, v] : config_.fixed) argv.insert(argv.end(), {"--set", k + "=" + v.to_string()});
-    for (const auto& [k, v] : t.params) argv.insert(argv.end(), {"--set", k + "=" + v.to_string()});
+    for (const auto& set : trial_overrides(config_, t.params)) argv.insert(argv.end(), {"--set", set});
     if (!config_.seeds.empty()) {
       std::string seeds;
       for (auto s : config_.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
@@ -138,7 +138,11 @@ class Worker {
     for (const auto& [k, v] : trial.params) log_ << " " << k << "=" << v.to_string();
     log_ << "\n" << std::flush;
     const double since = SqliteSweepStore::system_clock();
-    pid_t pid = spawn(argv, {log_file, true});
+    SpawnOptions spawn_options;
+    spawn_options.log = log_file;
+    spawn_options.new_process_group = true;
+    spawn_options.parent_death_signal = SIGINT;  // a killed worker's run saves and stops, not runs on alone
+    pid_t pid = spawn(argv, spawn_options);
     auto find_runs = [&] { return runs_.find(sweep_.id, trial.number, trial.attempts, pid, since, config_.pruner.metric); };
     const double renew_every = std::max(1.0, sweep_.lease_seconds / 4);
     double last_renew = now_seconds();
@@ -172,6 +176,7 @@ class Worker {
             runs_.mark(r.id, "pruned", config_.pruner.method + " pruned it at epoch " + std::to_string(*epoch));
         out.state = TrialState::Pruned;
         out.pruned_epoch = epoch;
+        out.message = config_.pruner.method + " at epoch " + std::to_string(*epoch);
         return out;
       }
       sleep_unless_stopped(options_.poll_seconds);

@@ -7,6 +7,8 @@
 #include <iostream>
 
 #include "command.h"
+#include "config/experiment.h"
+#include "plugin_loader.h"
 #include "options.h"
 #include "run_registry.h"
 #include "sqlite_sweep_store.h"
@@ -68,6 +70,20 @@ int start(const std::vector<std::string>& args) {
   o.registry = registry.empty() ? default_registry_path() : fs::path(registry);
   if (vm.count("workers")) o.workers = workers;
   if (!resume.empty()) existing_registry_path(o.registry.string());
+  load_plugins();
+  o.check_overrides = [&](const std::vector<std::string>& sets) {
+    auto config = parse_sweep_file(file);
+    ExperimentOptions eo;
+    eo.sets = sets;
+    if (!config.variant.empty()) eo.variants = {config.variant};
+    if (!config.seeds.empty()) eo.seeds = std::vector<int64_t>{config.seeds.front()};
+    PluginLoader loader;
+    try {
+      resolve_experiment(config.experiment, eo, loader);
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string(e.what()) + "\n  (while checking the overrides of sweep " + file + ")");
+    }
+  };
   return run_sweep(o, std::cout);
 }
 
