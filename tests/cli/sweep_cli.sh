@@ -73,8 +73,8 @@ grep -q "^gamma = " "$tmp/best.toml" || fail "best.toml lacks loss.gamma"
 
 # Every trial is an ordinary run, tagged with the sweep.
 if "$XP" runs --help > /dev/null 2>&1; then
-  runs=$("$XP" runs --registry "$reg" --where "tags.sweep = '$id'" 2>&1)
-  n=$(echo "$runs" | grep -c "sweep_cli" || true)
+  runs=$("$XP" runs --registry "$reg" --where "tags.sweep = '$id'" --format csv 2>&1)
+  n=$(echo "$runs" | tail -n +2 | grep -c . || true)
   [ "$n" -ge 3 ] || fail "expected 3 tagged runs, got: $runs"
 fi
 
