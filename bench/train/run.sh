@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Training throughput, xp vs Python PyTorch, same LibTorch build, model, batch, threads and
+# in-memory data. Prints steps/s of both and the ratio xp/python for simple_cnn and a small resnet.
+#
+#   bench/train/run.sh [BUILD_DIR] [STEPS] [BATCH] [THREADS]
+# Needs python3-torch (Debian) built on the same LibTorch as xp.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="${1:-$root/build}"
+steps="${2:-60}"
+batch="${3:-64}"
+threads="${4:-2}"
+warmup=5
+
+[ -f "$build/lib/libxpcore.so" ] || { echo "no $build/lib/libxpcore.so: build xp first (cmake --build $build --target xpcore xp_vision)" >&2; exit 2; }
+plugins="$build/plugins"
+bin="$build/bench/bench_train_xp"
+mkdir -p "$build/bench"
+if [ ! -x "$bin" ] || [ "$here/bench_xp.cpp" -nt "$bin" ] || [ "$build/lib/libxpcore.so" -nt "$bin" ]; then
+  echo "building $bin ..." >&2
+  g++ -std=c++17 -O2 -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI=1 \
+    -I"$root/core/include" -I"$root/core/src" \
+    -I/usr/include/torch/csrc/api/include -I/usr/include/opencv4 \
+    "$here/bench_xp.cpp" -o "$bin" \
+    -L"$build/lib" -Wl,-rpath,"$build/lib" -lxpcore \
+    -ltorch -ltorch_cpu -lc10 -lopencv_core -lpthread
+fi
+
+printf "%-12s %12s %12s %8s\n" model "xp steps/s" "py steps/s" "xp/py"
+for model in simple_cnn resnet; do
+  xp_rate=$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" | awk '{print $3}')
+  py_rate=$(python3 "$here/bench_python.py" --model "$model" --steps "$steps" --warmup "$warmup" \
+            --batch "$batch" --threads "$threads" | awk '{print $3}')
+  ratio=$(python3 -c "print(f'{$xp_rate / $py_rate:.2f}')")
+  printf "%-12s %12s %12s %8s\n" "$model" "$xp_rate" "$py_rate" "$ratio"
+done
+echo "batch $batch, $threads threads, $steps timed steps after $warmup warm-up steps, $(nproc) cores" >&2

@@ -1,0 +1,142 @@
+// xp run: train every (variant, seed) run of an experiment in turn, recording each in the
+// registry, or continue an interrupted run with --resume.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "command.h"
+#include "config/experiment.h"
+#include "engine/experiment_runner.h"
+#include "options.h"
+#include "plugin_loader.h"
+#include "run_registry.h"
+#include "xp/errors.h"
+
+namespace xp::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_sigint(int) {
+  // First Ctrl-C: finish the current step, save, mark interrupted. A second one kills at once.
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);
+}
+
+std::vector<int64_t> parse_seed_list(const std::string& text) {
+  std::vector<int64_t> seeds;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      long long s = std::stoll(item, &used);
+      if (used != item.size() || s < 0) throw std::invalid_argument(item);
+      seeds.push_back(s);
+    } catch (const std::exception&) {
+      throw UsageError("--seeds expects non-negative integers separated by commas, e.g. --seeds 1,2,3; got '" +
+                       text + "'");
+    }
+  }
+  if (seeds.empty()) throw UsageError("--seeds needs at least one seed");
+  return seeds;
+}
+
+int run(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string file, seeds, registry_option, resume;
+  desc.add_options()("experiment", po::value(&file)->required(), "experiment TOML file")(
+      "set", po::value<std::vector<std::string>>()->composing(), "override KEY=VALUE (repeatable), e.g. train.epochs=5")(
+      "variant", po::value<std::vector<std::string>>()->composing(), "only this variant (repeatable)")(
+      "seeds", po::value(&seeds), "replace [experiment] seeds, e.g. 1,2,3")(
+      "registry", po::value(&registry_option), "run registry (default $XP_REGISTRY or xp-runs/registry.db)")(
+      "resume", po::value(&resume), "continue an interrupted run: its id (or unique prefix) or its folder")(
+      "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder");
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  po::variables_map vm;
+  const std::string usage =
+      "xp run EXPERIMENT.toml [--set K=V ...] [--variant V ...] [--seeds 1,2] [--registry PATH] [--resume RUN]";
+  if (!parse_options(usage, desc, pos, args, vm)) return kOk;
+
+  ExperimentOptions options;
+  if (vm.count("set")) options.sets = vm["set"].as<std::vector<std::string>>();
+  if (vm.count("variant")) options.variants = vm["variant"].as<std::vector<std::string>>();
+  if (!seeds.empty()) options.seeds = parse_seed_list(seeds);
+  load_plugins(vm.count("plugin-path") ? vm["plugin-path"].as<std::vector<std::string>>() : std::vector<std::string>{});
+  PluginLoader loader;
+  auto specs = resolve_experiment(file, options, loader);
+  if (specs.empty()) throw ConfigError(file + ": the experiment describes no runs");
+
+  const std::filesystem::path registry_path =
+      registry_option.empty() ? default_registry_path() : std::filesystem::path(registry_option);
+  auto registry = open_run_registry(registry_path);
+
+  std::string command_line = "xp run";
+  for (const auto& a : args) command_line += " " + a;
+  engine::RunRequest request;
+  request.runs_root = std::filesystem::absolute(registry_path).parent_path();
+  request.command_line = command_line;
+  request.interrupt = &g_interrupted;
+  request.tty = ::isatty(STDOUT_FILENO) != 0;
+
+  if (!resume.empty()) {
+    RunRecord record = registry->find_run(resume);
+    const RunSpec* match = nullptr;
+    for (const auto& s : specs)
+      if (s.hash == record.info.config_hash) match = &s;
+    if (!match)
+      throw ConfigError("cannot resume run " + record.id + ": none of the " + std::to_string(specs.size()) +
+                        " runs of " + file + " (with these --set/--variant/--seeds) has its configuration (sha256 " +
+                        record.info.config_hash.substr(0, 12) + "); the experiment file changed since, or pass the "
+                        "same --set options as the original run");
+    if (record.status == RunStatus::Finished)
+      throw ConfigError("run " + record.id + " has already finished; nothing to resume");
+    specs = {*match};
+    request.resume_run_id = record.id;
+    request.resume_dir = record.info.run_dir;
+  }
+
+  std::signal(SIGINT, on_sigint);
+  int failed = 0;
+  for (const auto& spec : specs) {
+    if (g_interrupted) break;
+    if (!spec.output.empty() && resume.empty()) request.runs_root = std::filesystem::absolute(spec.output);
+    engine::RunOutcome outcome;
+    try {
+      outcome = engine::run_one(spec, *registry, request);
+    } catch (const ConfigError&) {
+      throw;  // the whole experiment is misconfigured: exit 2
+    } catch (const std::exception& e) {
+      std::cerr << "error: run failed: " << e.what() << "\n";
+      ++failed;
+      continue;
+    }
+    const auto& r = outcome.result;
+    std::cout << "run " << outcome.run_id << " " << run_status_names()[static_cast<size_t>(r.status)];
+    for (const auto& [k, v] : r.summary)
+      if (k.rfind("test_", 0) == 0 || k.rfind("best_", 0) == 0) std::cout << "  " << k << " " << v;
+    std::cout << "\n";
+    if (r.status == RunStatus::Interrupted) {
+      std::cout << "interrupted; continue with: xp run " << file << " --resume " << outcome.run_id << "\n";
+      return kInterrupted;
+    }
+    if (r.status != RunStatus::Finished) {
+      std::cerr << "error: " << r.message << "\n";
+      ++failed;
+    }
+  }
+  registry->flush();
+  if (g_interrupted) return kInterrupted;
+  return failed ? kRunFailed : kOk;
+}
+
+}  // namespace
+
+XP_CLI_COMMAND("run", "train the runs of an experiment (or --resume one), recording them in the registry", run);
+
+}  // namespace xp::cli

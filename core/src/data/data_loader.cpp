@@ -1,0 +1,182 @@
+#include "data/data_loader.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "xp/errors.h"
+
+namespace xp::data {
+
+Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augmentation>>& augment, uint64_t seed,
+                   int64_t epoch, int64_t position, int64_t index) {
+  Sample sample = split.load(static_cast<size_t>(index));
+  sample.index = index;
+  Rng rng = Rng::for_sample(seed, epoch, position);
+  for (const auto& a : augment) a->apply(sample, rng);
+  return sample;
+}
+
+EpochLoader::EpochLoader(std::shared_ptr<const Split> split, std::vector<std::shared_ptr<Augmentation>> augment,
+                         LoaderOptions options, int64_t epoch, std::vector<int64_t> order)
+    : split_(std::move(split)), augment_(std::move(augment)), options_(options), epoch_(epoch),
+      order_(std::move(order)) {
+  if (options_.batch_size < 1) throw std::invalid_argument("EpochLoader: batch_size must be >= 1");
+  if (options_.prefetch < 1) options_.prefetch = 1;
+  const int64_t n = static_cast<int64_t>(split_->size());
+  for (int64_t i : order_)
+    if (i < 0 || i >= n)
+      throw std::runtime_error("sampler returned index " + std::to_string(i) + " for a split of " +
+                               std::to_string(n) + " samples");
+  if (options_.workers <= 0) return;
+  slots_.resize(order_.size());
+  for (int64_t w = 0; w < options_.workers; ++w) threads_.emplace_back([this] { worker_loop(); });
+  threads_.emplace_back([this] { assembler_loop(); });
+}
+
+EpochLoader::~EpochLoader() { stop(); }
+
+void EpochLoader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  slot_ready_.notify_all();
+  space_free_.notify_all();
+  batch_ready_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+int64_t EpochLoader::expected_batches() const {
+  const int64_t n = static_cast<int64_t>(order_.size()), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+EpochLoader::Slot EpochLoader::load_slot(int64_t position) const {
+  Slot slot;
+  const int64_t index = order_[position];
+  try {
+    slot.sample = prepare_sample(load_sample(*split_, augment_, options_.seed, epoch_, position, index));
+  } catch (const BadSample& e) {
+    slot.skipped = SkippedSample{index, e.source(), e.what()};
+  }
+  slot.ready = true;
+  return slot;
+}
+
+void EpochLoader::worker_loop() {
+  // Workers take small runs of consecutive positions (fewer lock round trips) but never more
+  // than `prefetch` batches ahead of the assembler, which bounds memory.
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(options_.batch_size, 8));
+  const int64_t window = options_.prefetch * options_.batch_size + chunk;
+  const int64_t n = static_cast<int64_t>(order_.size());
+  for (;;) {
+    int64_t begin, end;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      space_free_.wait(lock, [&] { return stopping_ || error_ || next_claim_ >= n || next_claim_ < consumed_ + window; });
+      if (stopping_ || error_ || next_claim_ >= n) return;
+      begin = next_claim_;
+      end = std::min(n, begin + chunk);
+      next_claim_ = end;
+    }
+    for (int64_t p = begin; p < end; ++p) {
+      Slot slot;
+      try {
+        slot = load_slot(p);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+        slot_ready_.notify_all();
+        batch_ready_.notify_all();
+        space_free_.notify_all();
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      slots_[p] = std::move(slot);
+      if (p == consumed_) slot_ready_.notify_all();
+    }
+  }
+}
+
+void EpochLoader::assembler_loop() {
+  const int64_t n = static_cast<int64_t>(order_.size());
+  std::vector<PreparedSample> current;
+  auto emit = [&]() -> bool {
+    Batch batch;
+    try {
+      batch = collate(current, options_.task);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      batch_ready_.notify_all();
+      space_free_.notify_all();
+      return false;
+    }
+    current.clear();
+    std::unique_lock<std::mutex> lock(mutex_);
+    space_free_.wait(lock, [&] { return stopping_ || static_cast<int64_t>(batches_.size()) < options_.prefetch; });
+    if (stopping_) return false;
+    batches_.push_back(std::move(batch));
+    batch_ready_.notify_one();
+    return true;
+  };
+  for (int64_t p = 0; p < n; ++p) {
+    Slot slot;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      slot_ready_.wait(lock, [&] { return stopping_ || error_ || slots_[p].ready; });
+      if (stopping_ || error_) return;
+      slot = std::move(slots_[p]);
+      slots_[p] = Slot{};
+      consumed_ = p + 1;
+      if (slot.skipped) skipped_.push_back(*slot.skipped);
+    }
+    space_free_.notify_all();
+    if (slot.sample) {
+      current.push_back(std::move(*slot.sample));
+      if (static_cast<int64_t>(current.size()) == options_.batch_size && !emit()) return;
+    }
+  }
+  if (!current.empty() && !options_.drop_last && !emit()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  finished_ = true;
+  batch_ready_.notify_all();
+}
+
+std::optional<Batch> EpochLoader::next_inline() {
+  const int64_t n = static_cast<int64_t>(order_.size());
+  std::vector<PreparedSample> current;
+  while (inline_position_ < n && static_cast<int64_t>(current.size()) < options_.batch_size) {
+    Slot slot = load_slot(inline_position_++);
+    if (slot.skipped) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      skipped_.push_back(*slot.skipped);
+    } else {
+      current.push_back(std::move(*slot.sample));
+    }
+  }
+  if (current.empty()) return std::nullopt;
+  if (static_cast<int64_t>(current.size()) < options_.batch_size && options_.drop_last) return std::nullopt;
+  return collate(current, options_.task);
+}
+
+std::optional<Batch> EpochLoader::next() {
+  if (options_.workers <= 0) return next_inline();
+  std::unique_lock<std::mutex> lock(mutex_);
+  batch_ready_.wait(lock, [&] { return error_ || !batches_.empty() || finished_ || stopping_; });
+  if (error_) std::rethrow_exception(error_);
+  if (batches_.empty()) return std::nullopt;
+  Batch batch = std::move(batches_.front());
+  batches_.pop_front();
+  space_free_.notify_all();
+  return batch;
+}
+
+std::vector<SkippedSample> EpochLoader::skipped() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return skipped_;
+}
+
+}  // namespace xp::data

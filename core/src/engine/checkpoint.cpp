@@ -1,0 +1,104 @@
+#include "engine/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <mutex>
+
+namespace xp::engine {
+
+namespace {
+
+torch::Tensor scalar(double v) { return torch::tensor(v, torch::kFloat64); }
+torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kInt64); }
+
+torch::Tensor read(torch::serialize::InputArchive& in, const std::string& key) {
+  torch::Tensor t;
+  in.read(key, t);
+  return t;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts, const LoopState& state) {
+  torch::serialize::OutputArchive root;
+  torch::serialize::OutputArchive model_archive;
+  parts.model->save(model_archive);
+  root.write("model", model_archive);
+  if (parts.loss) {
+    torch::serialize::OutputArchive loss_archive;
+    parts.loss->save(loss_archive);
+    root.write("loss", loss_archive);
+  }
+  torch::serialize::OutputArchive optimizer_archive;
+  parts.optimizer->save(optimizer_archive);
+  root.write("optimizer", optimizer_archive);
+  if (parts.ema) {
+    torch::serialize::OutputArchive ema_archive;
+    // Indexed keys: the tensors' dotted names are not valid archive keys. The map's order is fixed.
+    int64_t i = 0;
+    for (const auto& [name, t] : parts.ema->state()) ema_archive.write("t" + std::to_string(i++), t, true);
+    ema_archive.write("updates", scalar(parts.ema->updates()), true);
+    root.write("ema", ema_archive);
+  }
+  root.write("epoch", scalar(state.epoch), true);
+  root.write("batches_done", scalar(state.batches_done), true);
+  root.write("step", scalar(state.step), true);
+  root.write("loss_sum", scalar(state.loss_sum), true);
+  root.write("loss_count", scalar(state.loss_count), true);
+  root.write("has_best", scalar(static_cast<int64_t>(state.best.has_value())), true);
+  root.write("best", scalar(state.best.value_or(0.0)), true);
+  root.write("best_epoch", scalar(state.best_epoch), true);
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    root.write("torch_rng", gen.get_state(), true);
+  }
+  std::filesystem::create_directories(file.parent_path());
+  auto tmp = file;
+  tmp += ".tmp";
+  root.save_to(tmp.string());
+  std::filesystem::rename(tmp, file);
+}
+
+LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
+                          const torch::Device& map_location) {
+  if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
+  torch::serialize::InputArchive root;
+  root.load_from(file.string(), map_location);
+  torch::serialize::InputArchive model_archive;
+  root.read("model", model_archive);
+  parts.model->load(model_archive);
+  if (parts.loss) {
+    torch::serialize::InputArchive loss_archive;
+    if (root.try_read("loss", loss_archive)) parts.loss->load(loss_archive);
+  }
+  torch::serialize::InputArchive optimizer_archive;
+  root.read("optimizer", optimizer_archive);
+  parts.optimizer->load(optimizer_archive);
+  if (parts.ema) {
+    torch::serialize::InputArchive ema_archive;
+    if (root.try_read("ema", ema_archive)) {
+      std::map<std::string, torch::Tensor> state;
+      int64_t i = 0;
+      for (const auto& [name, t] : parts.ema->state()) {
+        (void)t;
+        ema_archive.read("t" + std::to_string(i++), state[name], true);
+      }
+      parts.ema->load_state(state, read(ema_archive, "updates").item<int64_t>());
+    }
+  }
+  LoopState s;
+  s.epoch = read(root, "epoch").item<int64_t>();
+  s.batches_done = read(root, "batches_done").item<int64_t>();
+  s.step = read(root, "step").item<int64_t>();
+  s.loss_sum = read(root, "loss_sum").item<double>();
+  s.loss_count = read(root, "loss_count").item<int64_t>();
+  if (read(root, "has_best").item<int64_t>()) s.best = read(root, "best").item<double>();
+  s.best_epoch = read(root, "best_epoch").item<int64_t>();
+  torch::Tensor rng = read(root, "torch_rng");
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(rng.cpu());
+  return s;
+}
+
+}  // namespace xp::engine

@@ -1,0 +1,160 @@
+#include "engine/experiment_runner.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include "xp/errors.h"
+#include "xp/plugin_registry.h"
+#include "xp/rng.h"
+#include "xp/version.h"
+
+namespace xp::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// stdout of a shell command, "" when it fails. Used only for git.
+std::string capture(const std::string& command, size_t limit = 4u << 20) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0 && out.size() < limit) out.append(buf.data(), n);
+  if (::pclose(pipe) != 0) return {};
+  return out;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::shared_ptr<const Split> optional_split(Dataset& dataset, const std::string& name) {
+  try {
+    return dataset.split(name);
+  } catch (const ConfigError&) {
+    return nullptr;  // the dataset has no such split
+  }
+}
+
+}  // namespace
+
+Params fill_from_dataset(const Params& params, const DatasetInfo& info) {
+  Params out = params;
+  if (out.has("num_classes") && out.get("num_classes").type() == Value::Type::Int && out.get_int("num_classes") == 0)
+    out = out.with("num_classes", Value(info.num_classes));
+  return out;
+}
+
+TrainSetup build_setup(const RunSpec& spec) {
+  TrainSetup s;
+  s.options = TrainOptions::from_params(spec.train);
+  s.seed = static_cast<uint64_t>(spec.seed);
+  // Weights are initialised from the run's seed, so the seed drives the model too.
+  torch::manual_seed(Rng::mix(s.seed, 0x1417));
+  auto dataset = create<Dataset>(spec.data);
+  s.info = dataset->info();
+  s.train = dataset->split("train");
+  s.val = optional_split(*dataset, "val");
+  s.test = optional_split(*dataset, "test");
+  s.model = create<Model>(fill_from_dataset(spec.model, s.info));
+  s.loss = create<Loss>(fill_from_dataset(spec.loss, s.info));
+  if (!spec.sampler.plugin().empty()) s.sampler = create<Sampler>(fill_from_dataset(spec.sampler, s.info));
+  for (const auto& p : spec.augment) s.augment.push_back(build_augmentation(fill_from_dataset(p, s.info)));
+  for (const auto& p : spec.eval_augment) s.eval_augment.push_back(build_augmentation(fill_from_dataset(p, s.info)));
+  for (const auto& p : spec.batch_augment) s.batch_augment.push_back(create<BatchAugmentation>(fill_from_dataset(p, s.info)));
+  for (const auto& p : spec.metrics) s.metrics.push_back(create<Metric>(fill_from_dataset(p, s.info)));
+  return s;
+}
+
+RunInfo make_run_info(const RunSpec& spec, const std::string& command_line) {
+  RunInfo info;
+  info.experiment = spec.experiment;
+  info.variant = spec.variant;
+  info.seed = spec.seed;
+  info.config_text = spec.canonical;
+  info.config_hash = spec.hash;
+  info.params = spec.flat;
+  info.command_line = command_line;
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  info.host = host;
+  info.pid = ::getpid();
+  info.xp_version = XP_VERSION_STRING;
+  info.torch_version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                       std::to_string(TORCH_VERSION_PATCH);
+  const bool cuda = torch::cuda::is_available();
+  info.cuda_version = cuda ? "available" : "";
+  const std::string device = TrainOptions::from_params(spec.train).device;
+  info.device = device == "auto" ? (cuda ? "cuda" : "cpu") : device;
+  if (!spec.source.empty()) {
+    const std::string dir = shell_quote(fs::absolute(spec.source).parent_path().string());
+    info.git_commit = trim(capture("git -C " + dir + " rev-parse HEAD 2>/dev/null"));
+    if (!info.git_commit.empty()) {
+      info.git_dirty = !trim(capture("git -C " + dir + " status --porcelain --untracked-files=no 2>/dev/null")).empty();
+      if (info.git_dirty) info.git_diff = capture("git -C " + dir + " diff HEAD 2>/dev/null");
+    }
+  }
+  for (const auto& t : spec.tags) info.tags[t] = "";
+  return info;
+}
+
+RunOutcome run_one(const RunSpec& spec, RunRecorder& recorder, const RunRequest& request) {
+  RunOutcome outcome;
+  const bool resume = !request.resume_run_id.empty();
+  if (resume) {
+    outcome.run_id = request.resume_run_id;
+    outcome.run_dir = request.resume_dir;
+    recorder.resume(outcome.run_id);
+  } else {
+    RunInfo info = make_run_info(spec, request.command_line);
+    const fs::path parent = fs::absolute(request.runs_root / spec.experiment);
+    info.run_dir = (parent / "{id}").string();
+    outcome.run_id = recorder.begin(info);
+    outcome.run_dir = parent / outcome.run_id;
+    fs::create_directories(outcome.run_dir);
+    std::ofstream(outcome.run_dir / "config.toml") << "# experiment " << spec.experiment
+                                                   << (spec.variant.empty() ? "" : ", variant " + spec.variant)
+                                                   << ", seed " << spec.seed << ", sha256 " << spec.hash << "\n"
+                                                   << spec.canonical;
+    recorder.add_artifact(outcome.run_id, (outcome.run_dir / "config.toml").string(), "config");
+  }
+  std::ostream& out = *request.out;
+  out << (resume ? "resuming run " : "run ") << outcome.run_id << "  " << spec.experiment
+      << (spec.variant.empty() ? "" : " / " + spec.variant) << "  seed " << spec.seed << "  -> "
+      << outcome.run_dir.string() << "\n"
+      << std::flush;
+  try {
+    TrainSetup setup = build_setup(spec);
+    TrainContext context;
+    context.run_dir = outcome.run_dir;
+    context.recorder = &recorder;
+    context.run_id = outcome.run_id;
+    context.resume = resume;
+    context.interrupt = request.interrupt;
+    context.out = request.out;
+    context.tty = request.tty;
+    outcome.result = train(setup, context);
+  } catch (const std::exception& e) {
+    recorder.finish(outcome.run_id, RunStatus::Failed, e.what());
+    throw;
+  }
+  recorder.finish(outcome.run_id, outcome.result.status, outcome.result.message);
+  return outcome;
+}
+
+}  // namespace xp::engine

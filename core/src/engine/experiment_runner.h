@@ -1,0 +1,45 @@
+#pragma once
+// One run of an experiment, from a resolved RunSpec to a finished record: builds the plugins
+// (filling num_classes from the dataset), creates the run folder, records the run and trains.
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "config/run_spec.h"
+#include "engine/trainer.h"
+#include "run_recorder.h"
+
+namespace xp::engine {
+
+// Builds what the trainer needs from the spec's validated plugin params.
+TrainSetup build_setup(const RunSpec& spec);
+
+// Params with num_classes = 0 replaced by the dataset's number of classes (the SDK convention).
+Params fill_from_dataset(const Params& params, const DatasetInfo& info);
+
+// Host, pid, versions, device and the git state of the experiment file's repository.
+RunInfo make_run_info(const RunSpec& spec, const std::string& command_line);
+
+struct RunRequest {
+  std::filesystem::path runs_root;  // run folders go to <runs_root>/<experiment>/<run id>
+  std::string command_line;
+  std::string resume_run_id;        // non-empty: continue this run
+  std::filesystem::path resume_dir; // its folder
+  const std::atomic<bool>* interrupt = nullptr;
+  std::ostream* out = &std::cout;
+  bool tty = false;
+};
+
+struct RunOutcome {
+  std::string run_id;
+  std::filesystem::path run_dir;
+  TrainResult result;
+};
+
+// Records and trains one run. Errors while training end the run as failed (and are rethrown);
+// a NaN loss ends it as diverged; an interrupt as interrupted.
+RunOutcome run_one(const RunSpec& spec, RunRecorder& recorder, const RunRequest& request);
+
+}  // namespace xp::engine

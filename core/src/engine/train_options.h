@@ -1,0 +1,79 @@
+#pragma once
+// [train] as a typed struct. Built from the validated Params (train_schema()); any key missing
+// from the Params takes its schema default, so tests can build options from a partial table.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "xp/params.h"
+
+namespace xp::engine {
+
+struct ParamGroupOptions {
+  std::vector<std::string> params;  // globs on dotted parameter names
+  double lr_scale = 1.0;
+  double weight_decay = -1.0;       // < 0: the optimizer's
+};
+
+struct OptimizerOptions {
+  std::string name = "adamw";
+  double lr = 1e-3, weight_decay = 0.0, momentum = 0.9, eps = 1e-8;
+  bool nesterov = false, no_decay_norm_bias = true;
+  std::vector<double> betas{0.9, 0.999};
+  std::vector<ParamGroupOptions> groups;
+};
+
+struct ScheduleOptions {
+  std::string name = "constant";
+  double warmup_epochs = 0.0, step_epochs = 10.0, gamma = 0.1, min_lr = 0.0;
+  std::vector<double> milestones;
+  double max_lr = 0.0, pct_start = 0.3, div_factor = 25.0, final_div_factor = 1e4;
+};
+
+struct StageOptions {
+  int64_t epochs = 1;
+  std::vector<std::string> freeze;
+  double lr = 0.0;  // 0: the optimizer's
+  double lr_scale = 1.0;
+};
+
+struct CheckpointOptions {
+  std::string monitor = "val_loss", mode = "min";
+  bool keep_every = false;
+};
+
+struct EarlyStoppingOptions {
+  bool enabled = false;
+  std::string monitor = "val_loss", mode = "min";
+  int64_t patience = 5, start_epoch = 0, window = 1;
+  double min_delta = 0.0;
+};
+
+struct EmaOptions {
+  bool enabled = false;
+  double decay = 0.999;
+  bool evaluate = true;
+};
+
+struct TrainOptions {
+  int64_t epochs = 10, batch_size = 32, eval_batch_size = 0, accumulate = 1;
+  double grad_clip = 0.0;
+  int64_t workers = 2, prefetch = 4, threads = 0, max_steps_per_epoch = 0, eval_every = 1;
+  bool drop_last = true;
+  std::string device = "auto", precision = "fp32";
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+  std::vector<StageOptions> stages;
+  CheckpointOptions checkpoint;
+  EarlyStoppingOptions early_stopping;
+  EmaOptions ema;
+
+  static TrainOptions from_params(const Params& train);
+  // Epochs of the whole run: the stages' sum when stages are given.
+  int64_t total_epochs() const;
+  // The stage an epoch (0-based) belongs to; -1 without stages.
+  int64_t stage_of(int64_t epoch) const;
+};
+
+}  // namespace xp::engine

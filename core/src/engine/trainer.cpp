@@ -1,0 +1,597 @@
+#include "engine/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <fstream>
+#include <iomanip>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
+
+#include "data/data_loader.h"
+#include "engine/checkpoint.h"
+#include "engine/lr_schedule.h"
+#include "engine/param_groups.h"
+#include "engine/progress.h"
+#include "engine/run_files.h"
+#include "suggest.h"
+#include "training/early_stopping.h"
+#include "training/weight_ema.h"
+#include "xp/errors.h"
+#include "xp/rng.h"
+
+namespace xp::engine {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Serializes calls into the recorder: the heartbeat thread and the trainer share it.
+class LockedRecorder {
+ public:
+  LockedRecorder(RunRecorder* r, std::string id) : r_(r), id_(std::move(id)) {}
+  template <class F>
+  void call(F&& f) {
+    if (!r_) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    f(*r_, id_);
+  }
+
+ private:
+  RunRecorder* r_;
+  std::string id_;
+  std::mutex mutex_;
+};
+
+// Beats every `period` seconds from its own thread until destroyed.
+class Heartbeat {
+ public:
+  Heartbeat(LockedRecorder& recorder, double period) {
+    if (period <= 0) return;
+    thread_ = std::thread([this, &recorder, period] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!cv_.wait_for(lock, std::chrono::duration<double>(period), [&] { return done_; })) {
+        lock.unlock();
+        try {
+          recorder.call([](RunRecorder& r, const std::string& id) { r.heartbeat(id); });
+        } catch (...) {
+          // A registry hiccup must not end a training run; the next beat tries again.
+        }
+        lock.lock();
+      }
+    });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw ConfigError("train.device = '" + name + "' but this LibTorch build or machine has no CUDA device; use "
+                        "'cpu' or 'auto'");
+    try {
+      return torch::Device(name);
+    } catch (const std::exception&) {
+      throw ConfigError("train.device = '" + name + "' is not a device name (use cpu, cuda or cuda:N)");
+    }
+  }
+  throw ConfigError("train.device = '" + name + "' is not a device name (use auto, cpu, cuda or cuda:N)" +
+                    did_you_mean(name, {"auto", "cpu", "cuda"}));
+}
+
+Batch to_device(Batch batch, const torch::Device& device) {
+  if (device.is_cpu()) return batch;
+  auto move = [&](torch::Tensor& t) {
+    if (t.defined()) t = t.to(device, /*non_blocking=*/true);
+  };
+  move(batch.input);
+  move(batch.target);
+  move(batch.soft_target);
+  move(batch.index);
+  for (auto& [k, t] : batch.extra) {
+    (void)k;
+    move(t);
+  }
+  return batch;
+}
+
+NamedParameters named_parameters(Model& model, Loss& loss) {
+  NamedParameters out;
+  for (const auto& p : model.named_parameters(true)) out.emplace_back(p.key(), p.value());
+  for (const auto& p : loss.named_parameters(true)) out.emplace_back("loss." + p.key(), p.value());
+  return out;
+}
+
+bool better(double value, double best, const std::string& mode, double min_delta = 0.0) {
+  return mode == "max" ? value > best + min_delta : value < best - min_delta;
+}
+
+std::string format_row(const std::map<std::string, double>& row) {
+  // The important columns first, then the rest alphabetically.
+  std::ostringstream os;
+  auto put = [&](const std::string& k, double v) {
+    os << "  " << k << " ";
+    if (k == "lr") os << std::scientific << std::setprecision(2) << v << std::defaultfloat;
+    else os << std::fixed << std::setprecision(4) << v << std::defaultfloat;
+  };
+  for (const char* k : {"train_loss", "val_loss"})
+    if (auto it = row.find(k); it != row.end()) put(k, it->second);
+  for (const auto& [k, v] : row)
+    if (k != "train_loss" && k != "val_loss" && k != "epoch" && k != "step" && k != "lr" && k.rfind("time_", 0) != 0)
+      put(k, v);
+  if (auto it = row.find("lr"); it != row.end()) put("lr", it->second);
+  return os.str();
+}
+
+class Loop {
+ public:
+  Loop(TrainSetup& s, const TrainContext& c)
+      : s_(s), c_(c), o_(s.options), out_(*c.out), files_(c.run_dir), recorder_(c.recorder, c.run_id) {}
+
+  TrainResult run();
+
+ private:
+  void setup();
+  void train_epoch(int64_t epoch);
+  void optimizer_step(int64_t epoch);
+  std::map<std::string, double> evaluate(const Split& split, const std::string& prefix, int64_t epoch);
+  void log(const std::string& line);
+  void note_skipped(const std::string& split, int64_t epoch, const std::vector<data::SkippedSample>& skipped);
+  CheckpointParts parts();
+  double base_lr(int64_t epoch) const;
+  double current_lr(int64_t epoch) const;
+  void apply_stage(int64_t epoch);
+  void update_ema();
+  void swap_ema();
+  bool early_stop(const std::string& value_key);
+
+  TrainSetup& s_;
+  const TrainContext& c_;
+  const TrainOptions& o_;
+  std::ostream& out_;
+  RunFiles files_;
+  LockedRecorder recorder_;
+  torch::Device device_{torch::kCPU};
+  NamedParameters params_;
+  OptimizerWithGroups optimizer_;
+  std::unique_ptr<LrSchedule> schedule_;
+  int64_t steps_per_epoch_ = 0, batches_per_epoch_ = 0, total_epochs_ = 0;
+  LoopState state_;
+  int64_t current_stage_ = -2;
+  std::unique_ptr<WeightEma> ema_;
+  TrainResult result_;
+  bool stop_ = false;
+};
+
+void Loop::log(const std::string& line) {
+  out_ << line << "\n" << std::flush;
+  files_.log(line);
+}
+
+void Loop::note_skipped(const std::string& split, int64_t epoch, const std::vector<data::SkippedSample>& skipped) {
+  for (const auto& k : skipped) {
+    log("skipped " + split + " sample " + std::to_string(k.index) + " (" + k.reason + ")");
+    files_.add_skipped(split, epoch + 1, k.index, k.source, k.reason);
+  }
+  result_.skipped_samples += static_cast<int64_t>(skipped.size());
+}
+
+CheckpointParts Loop::parts() {
+  CheckpointParts p;
+  p.model = s_.model.get();
+  p.loss = s_.loss.get();
+  p.optimizer = optimizer_.optimizer.get();
+  p.ema = ema_.get();
+  return p;
+}
+
+double Loop::base_lr(int64_t epoch) const {
+  double lr = o_.optimizer.lr;
+  const int64_t stage = o_.stage_of(epoch);
+  if (stage >= 0) {
+    const auto& st = o_.stages[stage];
+    if (st.lr > 0) lr = st.lr;
+    lr *= st.lr_scale;
+  }
+  return lr;
+}
+
+double Loop::current_lr(int64_t epoch) const { return schedule_->lr(state_.step, base_lr(epoch)); }
+
+void Loop::apply_stage(int64_t epoch) {
+  const int64_t stage = o_.stage_of(epoch);
+  if (stage == current_stage_) return;
+  current_stage_ = stage;
+  if (stage < 0) return;
+  const size_t frozen = apply_freeze(params_, o_.stages[stage].freeze);
+  log("stage " + std::to_string(stage + 1) + "/" + std::to_string(o_.stages.size()) + ": " + std::to_string(frozen) +
+      " of " + std::to_string(params_.size()) + " parameter tensors frozen, base lr " +
+      [&] { std::ostringstream os; os << base_lr(epoch); return os.str(); }());
+}
+
+void Loop::update_ema() {
+  if (ema_) ema_->update(*s_.model);
+}
+
+// Evaluation and checkpoints use the averaged weights when asked to; a second call swaps back.
+void Loop::swap_ema() {
+  if (ema_ && o_.ema.evaluate) ema_->swap(*s_.model);
+}
+
+void Loop::setup() {
+  if (!s_.model || !s_.loss || !s_.train) throw std::invalid_argument("train: model, loss and train split are required");
+  if (o_.precision != "fp32")
+    throw ConfigError("train.precision = '" + o_.precision + "' is not supported by this engine yet; use 'fp32'");
+  if (o_.threads > 0) torch::set_num_threads(static_cast<int>(o_.threads));
+  device_ = resolve_device(o_.device);
+  s_.model->to(device_);
+  s_.loss->to(device_);
+  params_ = named_parameters(*s_.model, *s_.loss);
+  if (params_.empty()) throw ConfigError("the model has no parameters to train");
+  optimizer_ = build_optimizer(o_.optimizer, params_);
+  if (o_.ema.enabled) ema_ = std::make_unique<WeightEma>(*s_.model, o_.ema.decay);
+
+  total_epochs_ = o_.total_epochs();
+  const int64_t n = static_cast<int64_t>(epoch_order(s_, 0).size());
+  batches_per_epoch_ = o_.drop_last ? n / o_.batch_size : (n + o_.batch_size - 1) / o_.batch_size;
+  if (batches_per_epoch_ == 0)
+    throw ConfigError("the training split has " + std::to_string(n) + " samples, fewer than train.batch_size = " +
+                      std::to_string(o_.batch_size) + " (with drop_last); lower the batch size");
+  steps_per_epoch_ = (batches_per_epoch_ + o_.accumulate - 1) / o_.accumulate;
+  if (o_.max_steps_per_epoch > 0) {
+    steps_per_epoch_ = std::min(steps_per_epoch_, o_.max_steps_per_epoch);
+    batches_per_epoch_ = std::min(batches_per_epoch_, steps_per_epoch_ * o_.accumulate);
+  }
+  schedule_ = std::make_unique<LrSchedule>(o_.schedule, steps_per_epoch_, steps_per_epoch_ * total_epochs_);
+}
+
+void Loop::optimizer_step(int64_t epoch) {
+  set_learning_rate(optimizer_, current_lr(epoch));
+  if (o_.grad_clip > 0) {
+    std::vector<torch::Tensor> with_grad;
+    for (const auto& [name, p] : params_) {
+      (void)name;
+      if (p.grad().defined()) with_grad.push_back(p);
+    }
+    torch::nn::utils::clip_grad_norm_(with_grad, o_.grad_clip);
+  }
+  optimizer_.optimizer->step();
+  clear_gradients(params_);
+  update_ema();
+  ++state_.step;
+}
+
+void Loop::train_epoch(int64_t epoch) {
+  s_.model->train();
+  s_.loss->train();
+  const bool resuming_mid_epoch = state_.batches_done > 0;
+  if (!resuming_mid_epoch) {
+    // Reseeding per epoch makes dropout and any other torch draw a function of (seed, epoch).
+    torch::manual_seed(Rng::mix(s_.seed, static_cast<uint64_t>(epoch), 0x70c4));
+    state_.loss_sum = 0;
+    state_.loss_count = 0;
+  }
+  data::LoaderOptions lo;
+  lo.batch_size = o_.batch_size;
+  lo.drop_last = o_.drop_last;
+  lo.workers = o_.workers;
+  lo.prefetch = o_.prefetch;
+  lo.seed = s_.seed;
+  lo.task = s_.info.task;
+  data::EpochLoader loader(s_.train, s_.augment, lo, epoch, epoch_order(s_, epoch));
+
+  // An interrupted epoch: replay the loader up to where it stopped (the same batches, so the
+  // skipped-sample bookkeeping matches), then continue with torch's saved generator state.
+  for (int64_t b = 0; b < state_.batches_done; ++b)
+    if (!loader.next()) break;
+
+  ProgressBar bar(out_, c_.tty, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(total_epochs_),
+                  batches_per_epoch_);
+  int64_t batch_index = state_.batches_done, micro = 0;
+  const int64_t start_batch = batch_index;
+  while (batch_index < batches_per_epoch_) {
+    if (micro == 0 && c_.interrupt && c_.interrupt->load()) {
+      stop_ = true;
+      result_.status = RunStatus::Interrupted;
+      result_.message = "interrupted at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch_index);
+      break;
+    }
+    auto next = loader.next();
+    if (!next) break;
+    Batch batch = std::move(*next);
+    if (!s_.batch_augment.empty()) {
+      Rng rng(Rng::mix(s_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch_index), 0xba7c));
+      for (const auto& a : s_.batch_augment) a->apply(batch, s_.info.num_classes, rng);
+    }
+    batch = to_device(std::move(batch), device_);
+    ModelOutput output = s_.model->forward(batch.input);
+    torch::Tensor loss = s_.loss->forward(output, batch);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) {
+      stop_ = true;
+      result_.status = RunStatus::Diverged;
+      std::ostringstream os;
+      os << "loss is " << value << " at epoch " << epoch + 1 << ", batch " << batch_index + 1 << " (step "
+         << state_.step << ", lr " << current_lr(epoch)
+         << "); lower the learning rate, enable train.grad_clip or check the data";
+      result_.message = os.str();
+      break;
+    }
+    (o_.accumulate > 1 ? loss / static_cast<double>(o_.accumulate) : loss).backward();
+    state_.loss_sum += value * static_cast<double>(batch.size());
+    state_.loss_count += batch.size();
+    ++batch_index;
+    if (++micro == o_.accumulate) {
+      micro = 0;
+      optimizer_step(epoch);
+      state_.batches_done = batch_index;
+      if (c_.on_step) c_.on_step(epoch, state_.step);
+    }
+    bar.update(batch_index, state_.loss_count ? state_.loss_sum / static_cast<double>(state_.loss_count) : 0.0);
+  }
+  // A last partial accumulation still updates the weights.
+  if (!stop_ && micro > 0) optimizer_step(epoch);
+  bar.finish();
+  note_skipped("train", epoch, loader.skipped());
+  if (!stop_ && batch_index == start_batch && batches_per_epoch_ > 0)
+    throw std::runtime_error("epoch " + std::to_string(epoch + 1) +
+                             " produced no batch: every training sample was skipped or the sampler returned nothing");
+}
+
+std::map<std::string, double> Loop::evaluate(const Split& split, const std::string& prefix, int64_t epoch) {
+  torch::NoGradGuard no_grad;
+  s_.model->eval();
+  s_.loss->eval();
+  for (auto& m : s_.metrics) m->reset();
+  data::LoaderOptions lo;
+  lo.batch_size = o_.eval_batch_size > 0 ? o_.eval_batch_size : o_.batch_size;
+  lo.drop_last = false;
+  lo.workers = o_.workers;
+  lo.prefetch = o_.prefetch;
+  lo.seed = s_.seed;
+  lo.task = s_.info.task;
+  std::vector<int64_t> order(split.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  // Evaluation transforms are drawn with epoch -1: the same for every evaluation.
+  std::shared_ptr<const Split> alias(std::shared_ptr<const Split>{}, &split);
+  data::EpochLoader loader(alias, s_.eval_augment, lo, -1, std::move(order));
+  double loss_sum = 0;
+  int64_t count = 0;
+  ProgressBar bar(out_, c_.tty, prefix, loader.expected_batches());
+  int64_t done = 0;
+  while (auto next = loader.next()) {
+    if (c_.interrupt && c_.interrupt->load()) break;
+    Batch batch = to_device(std::move(*next), device_);
+    ModelOutput output = s_.model->forward(batch.input);
+    loss_sum += s_.loss->forward(output, batch).item<double>() * static_cast<double>(batch.size());
+    count += batch.size();
+    for (auto& m : s_.metrics) m->update(output, batch);
+    bar.update(++done, count ? loss_sum / static_cast<double>(count) : 0.0);
+  }
+  bar.finish();
+  note_skipped(prefix, epoch, loader.skipped());
+  std::map<std::string, double> values;
+  if (count == 0) return values;
+  values[prefix + "_loss"] = loss_sum / static_cast<double>(count);
+  for (auto& m : s_.metrics)
+    for (const auto& [k, v] : m->compute()) values[prefix + "_" + k] = v;
+  return values;
+}
+
+bool Loop::early_stop(const std::string& value_key) {
+  // Replays the history, so a resumed run stops exactly where the uninterrupted one would.
+  const auto& es = o_.early_stopping;
+  EarlyStopping stopper({es.mode == "max", es.patience, es.min_delta, es.start_epoch, es.window});
+  bool stop = false;
+  for (const auto& row : result_.history) {
+    auto e = row.find("epoch");
+    auto v = row.find(value_key);
+    if (e != row.end() && v != row.end()) stop = stopper.update(static_cast<int64_t>(e->second), v->second);
+  }
+  return stop;
+}
+
+TrainResult Loop::run() {
+  setup();
+  Heartbeat heartbeat(recorder_, c_.recorder ? c_.heartbeat_seconds : 0);
+  const fs::path last = c_.run_dir.empty() ? fs::path() : c_.run_dir / "checkpoints" / "last.pt";
+  const fs::path best = c_.run_dir.empty() ? fs::path() : c_.run_dir / "checkpoints" / "best.pt";
+  if (c_.resume) {
+    if (last.empty() || !fs::exists(last))
+      throw ConfigError("cannot resume: no checkpoint at " + (last.empty() ? std::string("(no run folder)") : last.string()));
+    state_ = load_checkpoint(last, parts(), device_);
+    result_.history = files_.read_metrics();
+    // Rows past the checkpoint (written after it, before a crash) would be duplicated.
+    while (!result_.history.empty() && result_.history.back()["epoch"] > static_cast<double>(state_.epoch)) result_.history.pop_back();
+    log("resumed from " + last.string() + " at epoch " + std::to_string(state_.epoch + 1) + ", batch " +
+        std::to_string(state_.batches_done) + ", step " + std::to_string(state_.step));
+  }
+  const auto& ck = o_.checkpoint;
+  std::string monitor = ck.monitor;
+  std::string monitor_mode = ck.mode;
+  if (!s_.val && monitor.rfind("val_", 0) == 0) {
+    // Without a validation split the only per-epoch signal is the training loss.
+    log("note: no val split; checkpoint.monitor '" + monitor + "' falls back to train_loss (min)");
+    monitor = "train_loss";
+    monitor_mode = "min";
+  }
+
+  for (int64_t epoch = state_.epoch; epoch < total_epochs_ && !stop_; ++epoch) {
+    state_.epoch = epoch;
+    apply_stage(epoch);
+    const double lr_at_start = current_lr(epoch);
+    auto t0 = std::chrono::steady_clock::now();
+    train_epoch(epoch);
+    if (stop_) {
+      if (result_.status == RunStatus::Interrupted && !last.empty()) {
+        {
+          // Save the generator as it is now: the resumed run continues this epoch's draws.
+          save_checkpoint(last, parts(), state_);
+        }
+        recorder_.call([&](RunRecorder& r, const std::string& id) { r.add_artifact(id, last.string(), "checkpoint"); });
+      }
+      break;
+    }
+    std::map<std::string, double> row;
+    row["epoch"] = static_cast<double>(epoch + 1);
+    row["step"] = static_cast<double>(state_.step);
+    row["lr"] = lr_at_start;
+    row["train_loss"] = state_.loss_count ? state_.loss_sum / static_cast<double>(state_.loss_count) : NAN;
+    const bool eval_now = (epoch + 1) % o_.eval_every == 0 || epoch + 1 == total_epochs_;
+    if (s_.val && eval_now) {
+      swap_ema();
+      auto values = evaluate(*s_.val, "val", epoch);
+      swap_ema();
+      row.insert(values.begin(), values.end());
+    }
+    row["time_epoch_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (c_.interrupt && c_.interrupt->load()) {
+      // Interrupted during validation: the epoch's training is complete; keep it, skip the row.
+      state_.epoch = epoch + 1;
+      state_.batches_done = 0;
+      if (!last.empty()) save_checkpoint(last, parts(), state_);
+      result_.status = RunStatus::Interrupted;
+      result_.message = "interrupted after epoch " + std::to_string(epoch + 1);
+      stop_ = true;
+      break;
+    }
+    result_.history.push_back(row);
+    ++result_.epochs_done;
+
+    // Monitor, checkpoints, records.
+    auto mon = row.find(monitor);
+    if (mon == row.end() && eval_now) {
+      std::vector<std::string> keys;
+      for (const auto& [k, v] : row) keys.push_back(k);
+      (void)mon;
+      throw ConfigError("train.checkpoint.monitor = '" + monitor + "' is not a logged metric" +
+                        did_you_mean(monitor, keys));
+    }
+    bool improved = false;
+    if (mon != row.end() && std::isfinite(mon->second) &&
+        (!state_.best || better(mon->second, *state_.best, monitor_mode))) {
+      state_.best = mon->second;
+      state_.best_epoch = epoch + 1;
+      improved = true;
+    }
+    state_.epoch = epoch + 1;
+    state_.batches_done = 0;
+    state_.loss_sum = 0;
+    state_.loss_count = 0;
+    if (!last.empty()) {
+      swap_ema();
+      if (improved) save_checkpoint(best, parts(), state_);
+      if (ck.keep_every)
+        save_checkpoint(c_.run_dir / "checkpoints" / ("epoch_" + std::to_string(epoch + 1) + ".pt"), parts(), state_);
+      swap_ema();
+      save_checkpoint(last, parts(), state_);
+      files_.write_metrics(result_.history);
+      files_.write_skipped_report();
+    }
+    std::map<std::string, double> logged;
+    for (const auto& [k, v] : row)
+      if (k != "epoch" && k != "step") logged[k] = v;
+    recorder_.call([&](RunRecorder& r, const std::string& id) {
+      r.log_metrics(id, epoch + 1, state_.step, logged);
+      if (!last.empty()) {
+        r.add_artifact(id, last.string(), "checkpoint");
+        if (improved) r.add_artifact(id, best.string(), "checkpoint");
+      }
+    });
+    std::ostringstream line;
+    line << "epoch " << epoch + 1 << "/" << total_epochs_ << format_row(row) << "  "
+         << format_duration(row["time_epoch_s"]) << (improved ? "  *" : "");
+    log(line.str());
+    if (c_.interrupt && c_.interrupt->load()) {
+      result_.status = RunStatus::Interrupted;
+      result_.message = "interrupted after epoch " + std::to_string(epoch + 1);
+      stop_ = true;
+    } else if (o_.early_stopping.enabled &&
+               early_stop(!s_.val && o_.early_stopping.monitor.rfind("val_", 0) == 0 ? "train_loss"
+                                                                                   : o_.early_stopping.monitor)) {
+      log("early stopping: " + o_.early_stopping.monitor + " has not improved for " +
+          std::to_string(o_.early_stopping.patience) + " epochs");
+      break;
+    }
+  }
+  result_.steps = state_.step;
+
+  // Summary: best monitored value, the last epoch's values, and the test split.
+  auto& summary = result_.summary;
+  if (state_.best) {
+    summary["best_" + monitor] = *state_.best;
+    summary["best_epoch"] = static_cast<double>(state_.best_epoch);
+  }
+  if (!result_.history.empty())
+    for (const auto& [k, v] : result_.history.back())
+      if (k != "epoch" && k != "step" && k.rfind("time_", 0) != 0) summary["final_" + k] = v;
+  if (result_.status == RunStatus::Finished && s_.test) {
+    swap_ema();
+    auto values = evaluate(*s_.test, "test", total_epochs_);
+    swap_ema();
+    summary.insert(values.begin(), values.end());
+    std::ostringstream line;
+    line << "test" << format_row(values);
+    log(line.str());
+  }
+  summary["skipped_samples"] = static_cast<double>(result_.skipped_samples);
+  summary["steps"] = static_cast<double>(result_.steps);
+  recorder_.call([&](RunRecorder& r, const std::string& id) { r.set_summary(id, summary); });
+  if (!c_.run_dir.empty()) {
+    files_.write_metrics(result_.history);
+    files_.write_skipped_report();
+    recorder_.call([&](RunRecorder& r, const std::string& id) {
+      r.add_artifact(id, files_.skipped_report_path().string(), "report");
+      r.add_artifact(id, files_.metrics_path().string(), "metrics");
+      r.add_artifact(id, files_.log_path().string(), "log");
+    });
+  }
+  if (result_.status == RunStatus::Diverged) log("diverged: " + result_.message);
+  if (result_.status == RunStatus::Interrupted) log(result_.message + "; resume with --resume");
+  return result_;
+}
+
+}  // namespace
+
+std::vector<int64_t> epoch_order(const TrainSetup& setup, int64_t epoch) {
+  if (setup.sampler) {
+    SamplerContext ctx;
+    ctx.seed = setup.seed;
+    ctx.epoch = epoch;
+    ctx.batch_size = setup.options.batch_size;
+    ctx.split = setup.train.get();
+    return setup.sampler->indices(ctx);
+  }
+  std::vector<int64_t> order(setup.train->size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  Rng rng(Rng::mix(setup.seed, static_cast<uint64_t>(epoch), 0x5eed));
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(i) - 1))]);
+  return order;
+}
+
+TrainResult train(TrainSetup& setup, const TrainContext& context) {
+  Loop loop(setup, context);
+  return loop.run();
+}
+
+}  // namespace xp::engine
