@@ -21,8 +21,8 @@ write_sweep() {  # name method trials extra
 experiment = "base.toml"
 variant = "focal"
 method = "$2"
-metric = "best_val_ap"
-mode = "max"
+metric = "best_val_loss"
+mode = "min"
 trials = $3
 seeds = [7]
 $4
@@ -31,8 +31,11 @@ $4
 "train.batch_size" = 4
 "train.threads" = 1
 "train.workers" = 0
+"train.checkpoint.monitor" = "val_loss"   # defined even when a tiny val split has no positives
+"train.checkpoint.mode" = "min"
 "data.image_size" = 32
-"data.train_size" = 8
+"data.train_size" = 16
+"data.object_tile_fraction" = 0.5
 "data.val_size" = 4
 "data.test_size" = 4
 "model.depth" = 2
