@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds bench.cpp against an xp build tree and prints the xp vs torchvision table.
 #   bench/augment/run.sh [build_dir] [seconds per case]
-# Needs: the xp_augment and xpcore targets built in build_dir; python3-torch, python3-torchvision.
+# Needs: the xp_augment and xpcore targets built in build_dir; Debian python3-torch and
+# python3-torchvision (PYTHON picks the interpreter, default /usr/bin/python3).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -19,4 +20,4 @@ g++ -std=gnu++17 -O2 -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI=1 -DTOML_HEADER_ONLY=0 -D
 
 export OMP_NUM_THREADS=1
 "$out/bench" "$build/plugins/xp_augment.so" "$root/experiments/presets/medium.toml" "$seconds" | tee "$out/xp.jsonl" >&2
-python3 "$here/bench_torchvision.py" "$out/xp.jsonl" "$seconds"
+"${PYTHON:-/usr/bin/python3}" "$here/bench_torchvision.py" "$out/xp.jsonl" "$seconds"
