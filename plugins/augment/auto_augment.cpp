@@ -1,6 +1,7 @@
 // Learned-policy-free automatic augmentation: rand_augment (Cubuk et al. 2020, torchvision's 14
 // operations) and trivial_augment (TrivialAugmentWide, Müller & Hutter 2021). Geometric operations
 // move the mask too.
+#include <algorithm>
 #include <cmath>
 
 #include "common.h"
