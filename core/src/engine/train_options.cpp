@@ -114,6 +114,11 @@ TrainOptions TrainOptions::from_params(const Params& train) {
   Params em = r.section("ema");
   Reader rm(em, r.sub("ema"));
   o.ema = {rm.b("enabled"), rm.f("decay"), rm.b("evaluate")};
+
+  o.tta = r.s("tta");
+  Params ca = r.section("calibration");
+  Reader rca(ca, r.sub("calibration"));
+  o.calibration = {rca.b("enabled"), rca.b("temperature"), rca.b("threshold")};
   return o;
 }
 

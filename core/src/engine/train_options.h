@@ -56,6 +56,10 @@ struct EmaOptions {
   bool evaluate = true;
 };
 
+struct CalibrationOptions {
+  bool enabled = false, temperature = true, threshold = true;
+};
+
 struct TrainOptions {
   int64_t epochs = 10, batch_size = 32, eval_batch_size = 0, accumulate = 1;
   double grad_clip = 0.0;
@@ -68,6 +72,8 @@ struct TrainOptions {
   CheckpointOptions checkpoint;
   EarlyStoppingOptions early_stopping;
   EmaOptions ema;
+  std::string tta = "none";  // see eval/tta.h
+  CalibrationOptions calibration;
 
   static TrainOptions from_params(const Params& train);
   // Epochs of the whole run: the stages' sum when stages are given.

@@ -69,6 +69,13 @@ Schema ema_schema() {
       .add_bool("evaluate", true, "validate, test and checkpoint with the EMA weights");
 }
 
+Schema calibration_schema() {
+  return Schema("After training: calibrate on the validation split, then test with the calibration")
+      .add_bool("enabled", false, "fit the calibration and report test_cal_* metrics")
+      .add_bool("temperature", true, "fit a temperature on validation logits (ECE before/after recorded)")
+      .add_bool("threshold", true, "binary segmentation: choose the threshold that maximises validation F1");
+}
+
 }  // namespace
 
 Schema train_schema() {
@@ -92,7 +99,10 @@ Schema train_schema() {
       .add_sections("stages", stage_schema(), "staged training (freeze, per-stage lr)")
       .add_section("checkpoint", checkpoint_schema(), "checkpointing")
       .add_section("early_stopping", early_stopping_schema(), "early stopping")
-      .add_section("ema", ema_schema(), "EMA of weights");
+      .add_section("ema", ema_schema(), "EMA of weights")
+      .add_string("tta", "none", "test-time augmentation for validation and test")
+      .choices({"none", "hflip", "flips", "multiscale"})
+      .add_section("calibration", calibration_schema(), "threshold and temperature calibration");
 }
 
 }  // namespace xp::engine
