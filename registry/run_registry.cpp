@@ -54,6 +54,12 @@ const char* kRunColumns =
     "r.heartbeat, r.host, r.pid, r.command_line, r.xp_version, r.torch_version, r.cuda_version, r.device, "
     "r.git_commit, r.git_dirty, r.git_diff, r.config_hash, r.config_text, r.run_dir";
 
+// Listings leave out the two large text columns; get_run reads them.
+const char* kListColumns =
+    "r.rid, r.id, r.experiment, r.variant, r.seed, r.status, r.message, r.start_time, r.end_time, r.duration, "
+    "r.heartbeat, r.host, r.pid, r.command_line, r.xp_version, r.torch_version, r.cuda_version, r.device, "
+    "r.git_commit, r.git_dirty, '', r.config_hash, '', r.run_dir";
+
 RunRecord read_run(const sql::Statement& st) {
   RunRecord r;
   r.rid = st.int64(0);
@@ -461,7 +467,7 @@ void RunRegistry::fill_details(std::vector<RunRecord>& runs) {
 std::vector<RunRecord> RunRegistry::list_runs(const RunQuery& query) {
   std::lock_guard lock(mutex_);
   flush_locked();
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs r WHERE 1";
+  std::string sql = std::string("SELECT ") + kListColumns + " FROM runs r WHERE 1";
   std::vector<registry::SqlArg> args;
   if (!query.experiment.empty()) {
     sql += " AND r.experiment = ?";

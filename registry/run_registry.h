@@ -107,7 +107,8 @@ class RunRegistry : public RunRecorder {
   // is gone (same host, pid not alive). Returns the ids it marked.
   std::vector<std::string> mark_stale_runs_crashed(double stale_after_s = 120.0);
 
-  // Queries.
+  // Queries. list_runs leaves info.params, info.config_text and info.git_diff empty (get_run
+  // and find_run fill them).
   std::vector<RunRecord> list_runs(const RunQuery& query);
   std::optional<RunRecord> get_run(const std::string& id);
   // By exact id, unique id prefix, or run folder (any path that resolves to the run's run_dir).

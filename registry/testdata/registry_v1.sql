@@ -50,7 +50,7 @@ CREATE TABLE metrics(
 INSERT INTO runs(rid, id, experiment, variant, seed, status, start_time, end_time, host, pid, command_line,
                  xp_version, torch_version, device, git_commit, config_hash, config_text, run_dir)
 VALUES (1, 'r0old0001abcd', 'old_exp', 'focal', 1, 'finished', 1700000000, 1700000120, 'lab1', 4242,
-        'xp run old.toml', '0.0.9', '1.13.1', 'cpu', 'deadbeef', 'abc', '[loss]\ngamma = 2.0\n', '/data/xp-runs/old_exp/r0old0001abcd'),
+        'xp run old.toml', '0.0.9', '1.13.1', 'cpu', 'deadbeef', 'abc', '[loss]' || char(10) || 'gamma = 2.0' || char(10), '/data/xp-runs/old_exp/r0old0001abcd'),
        (2, 'r0old0002abcd', 'old_exp', 'ce', 1, 'failed', 1700000200, 1700000210, 'lab1', 4243,
         'xp run old.toml', '0.0.9', '1.13.1', 'cpu', 'deadbeef', 'abd', '', '/data/xp-runs/old_exp/r0old0002abcd');
 INSERT INTO params VALUES (1, 'loss.gamma', '2.0'), (1, 'loss.name', 'focal'), (2, 'loss.name', 'ce');

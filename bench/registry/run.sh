@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Registry benchmark: builds the generator (no LibTorch needed), fills a registry with
+# RUNS x EPOCHS x METRICS metric rows (default 10000 x 50 x 10 = 5 M) and times the queries,
+# in-process and, when an xp binary is given, through `xp runs` / `xp report`.
+#   bench/registry/run.sh [OUT_DIR] [XP_BINARY]     env RUNS, EPOCHS, METRICS override the sizes
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="${1:-/tmp/xp-registry-bench}"
+xp="${2:-}"
+mkdir -p "$out"
+cxx="${CXX:-g++}"
+command -v ccache >/dev/null && cxx="ccache $cxx"
+$cxx -std=c++17 -O2 -I"$root/core/include" -I"$root/core/src" -I"$root/registry" \
+  "$here/generate.cpp" "$root"/registry/*.cpp "$root/core/src/suggest.cpp" "$root/core/src/util/sha256.cpp" \
+  -lsqlite3 -lcrypto -o "$out/generate"
+db="$out/registry.db"
+if [[ ! -f "$db" || -n "${REGENERATE:-}" ]]; then
+  "$out/generate" "$db" --runs "${RUNS:-10000}" --epochs "${EPOCHS:-50}" --metrics "${METRICS:-10}"
+fi
+ls -l "$db" | awk '{printf "registry size: %.0f MB\n", $5 / 1e6}'
+"$out/generate" "$db" --query
+if [[ -n "$xp" ]]; then
+  t() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); printf '%6.3f s  %s\n' "$(echo "$e - $s" | bc)" "${*:2}"; }
+  echo "through the xp binary (includes process start and output):"
+  t "$xp" runs --registry "$db" --where "variant = 'focal' and params.loss.gamma >= 2 and metrics.val_iou > 0.5" --limit 20
+  t "$xp" runs --registry "$db" --where "variant = 'focal' and params.loss.gamma >= 2 and metrics.val_iou > 0.5" --format json
+  t "$xp" runs --registry "$db" --limit 50
+  t "$xp" report bench --registry "$db" --metric val_iou
+  t "$xp" report bench --registry "$db" --metric val_iou --group-by variant --group-by loss.gamma --format json
+fi
