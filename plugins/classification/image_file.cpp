@@ -1,0 +1,92 @@
+#include "image_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <xp/errors.h>
+
+namespace xp::classification {
+
+void DecodeOptions::add_to(Schema& schema) {
+  schema.add_int("channels", 3, "decode as 3 = RGB or 1 = grey").choices({1, 3})
+      .add_ints("resize", {0, 0}, "resize every image to [height, width] on load (0 = keep; needed when "
+                                  "file sizes differ and no resize augmentation follows)").range(0, 16384)
+      .add_bool("verify_end", true, "treat JPEG/PNG files without their end marker as corrupt (truncated "
+                                    "downloads; OpenCV would decode them partly grey)");
+}
+
+DecodeOptions DecodeOptions::from(const Params& params) {
+  DecodeOptions o;
+  o.channels = static_cast<int>(params.get_int("channels"));
+  auto size = params.get_ints("resize");
+  if (size.size() != 2)
+    throw std::invalid_argument("resize must be [height, width], got " + std::to_string(size.size()) + " values");
+  if ((size[0] == 0) != (size[1] == 0))
+    throw std::invalid_argument("resize must set both height and width, or neither (0, 0)");
+  o.height = size[0];
+  o.width = size[1];
+  o.verify_end = params.get_bool("verify_end");
+  return o;
+}
+
+namespace {
+
+std::vector<uchar> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw BadSample(path, std::string("cannot open: ") + std::strerror(errno));
+  std::vector<uchar> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw BadSample(path, "read error");
+  return bytes;
+}
+
+bool ends_with_marker(const std::vector<uchar>& bytes, const std::vector<uchar>& marker, size_t tail) {
+  // Writers may pad after the marker, so look for it near the end rather than exactly at it.
+  auto from = bytes.size() > tail ? bytes.end() - static_cast<std::ptrdiff_t>(tail) : bytes.begin();
+  return std::search(from, bytes.end(), marker.begin(), marker.end()) != bytes.end();
+}
+
+void verify_complete(const std::string& path, const std::vector<uchar>& bytes) {
+  static const std::vector<uchar> kJpegStart{0xFF, 0xD8}, kJpegEnd{0xFF, 0xD9};
+  static const std::vector<uchar> kPngStart{0x89, 'P', 'N', 'G'}, kPngEnd{'I', 'E', 'N', 'D'};
+  auto starts_with = [&](const std::vector<uchar>& m) { return bytes.size() >= m.size() && std::equal(m.begin(), m.end(), bytes.begin()); };
+  if (starts_with(kJpegStart) && !ends_with_marker(bytes, kJpegEnd, 1024))
+    throw BadSample(path, "truncated JPEG (no end-of-image marker)");
+  if (starts_with(kPngStart) && !ends_with_marker(bytes, kPngEnd, 64))
+    throw BadSample(path, "truncated PNG (no IEND chunk)");
+}
+
+}  // namespace
+
+cv::Mat decode_image_file(const std::string& path, const DecodeOptions& options) {
+  std::vector<uchar> bytes = read_bytes(path);
+  if (bytes.empty()) throw BadSample(path, "empty file (0 bytes)");
+  if (options.verify_end) verify_complete(path, bytes);
+  cv::Mat image;
+  try {
+    image = cv::imdecode(bytes, options.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+    if (image.empty()) throw BadSample(path, "not a decodable image (" + std::to_string(bytes.size()) + " bytes)");
+    if (options.channels == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
+    if (options.height > 0 && (image.rows != options.height || image.cols != options.width))
+      cv::resize(image, image, cv::Size(static_cast<int>(options.width), static_cast<int>(options.height)), 0, 0,
+                 cv::INTER_AREA);
+  } catch (const cv::Exception& e) {
+    throw BadSample(path, std::string("OpenCV could not decode it: ") + e.what());
+  }
+  return image;
+}
+
+Sample ImageFileSplit::load(size_t index) const {
+  Sample s;
+  s.source = paths_.at(index);
+  s.image = decode_image_file(s.source, options_);
+  s.label = labels_[index];
+  s.index = static_cast<int64_t>(index);
+  return s;
+}
+
+}  // namespace xp::classification

@@ -1,0 +1,45 @@
+#pragma once
+// Decoding image files for the file-based datasets, and the Split over a list of (file, label).
+// Every way a file can be bad (missing, empty, truncated, not an image) becomes xp::BadSample so
+// the loader can skip it; OpenCV itself only returns an empty Mat or decodes a truncated JPEG as
+// a partly grey image, which would silently poison training.
+
+#include <string>
+#include <vector>
+
+#include <xp/dataset.h>
+#include <xp/params.h>
+#include <xp/schema.h>
+
+namespace xp::classification {
+
+struct DecodeOptions {
+  int channels = 3;      // 3 = RGB (converted from OpenCV's BGR), 1 = grey
+  int64_t height = 0;    // resize target, 0 = keep the file's size
+  int64_t width = 0;
+  bool verify_end = true;  // reject JPEG/PNG files without their end marker (truncated)
+
+  // The schema parameters shared by the file-based datasets, and reading them back.
+  static void add_to(Schema& schema);
+  static DecodeOptions from(const Params& params);
+};
+
+// Throws xp::BadSample(path, reason).
+cv::Mat decode_image_file(const std::string& path, const DecodeOptions& options);
+
+class ImageFileSplit : public Split {
+ public:
+  ImageFileSplit(std::vector<std::string> paths, std::vector<int64_t> labels, DecodeOptions options)
+      : paths_(std::move(paths)), labels_(std::move(labels)), options_(options) {}
+  size_t size() const override { return paths_.size(); }
+  Sample load(size_t index) const override;
+  int64_t label(size_t index) const override { return labels_.at(index); }
+  const std::string& path(size_t index) const { return paths_.at(index); }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<int64_t> labels_;
+  DecodeOptions options_;
+};
+
+}  // namespace xp::classification
