@@ -30,11 +30,11 @@ int64_t count(sql::Database& db, const std::string& sql) {
 }  // namespace
 
 TEST_CASE("registry: a run recorded through RunRecorder reads back completely") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   RunRegistry reg(dir.path / "runs" / "registry.db");
   RunRecorder& recorder = reg;
 
-  RunInfo info = test::run_info("plant", "focal", 7, {{"loss.gamma", "2.0"}, {"model.name", "\"resnet\""}});
+  RunInfo info = registry_test::run_info("plant", "focal", 7, {{"loss.gamma", "2.0"}, {"model.name", "\"resnet\""}});
   info.tags = {{"sweep", "s1"}};
   info.git_dirty = true;
   info.git_diff = "--- a\n+++ b\n";
@@ -98,12 +98,12 @@ TEST_CASE("registry: a run recorded through RunRecorder reads back completely") 
 }
 
 TEST_CASE("registry: runs are found by id, unique prefix and run folder") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   RunRegistry reg(dir.path / "registry.db");
-  RunInfo info = test::run_info("exp", "", 0);
+  RunInfo info = registry_test::run_info("exp", "", 0);
   info.run_dir = (dir.path / "custom" / "{id}").string();
   std::string a = reg.begin(info);
-  std::string b = reg.begin(test::run_info("exp", "", 1));
+  std::string b = reg.begin(registry_test::run_info("exp", "", 1));
   CHECK(reg.find_run(a).id == a);
   size_t differ = std::mismatch(a.begin(), a.end(), b.begin()).first - a.begin();
   CHECK(reg.find_run(a.substr(0, differ + 1)).id == a);  // shortest unique prefix
@@ -138,12 +138,12 @@ TEST_CASE("registry: run ids are unique and sort by start time") {
 }
 
 TEST_CASE("registry: a stale heartbeat or a dead process marks a running run crashed") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   RunRegistry reg(dir.path / "registry.db");
-  std::string alive = reg.begin(test::run_info("exp", "a", 0));  // this process, fresh heartbeat
-  std::string stale = reg.begin(test::run_info("exp", "b", 0));
+  std::string alive = reg.begin(registry_test::run_info("exp", "a", 0));  // this process, fresh heartbeat
+  std::string stale = reg.begin(registry_test::run_info("exp", "b", 0));
   // Another host: only the heartbeat can tell.
-  RunInfo remote = test::run_info("exp", "c", 0);
+  RunInfo remote = registry_test::run_info("exp", "c", 0);
   remote.host = "elsewhere";
   remote.pid = 1;
   std::string remote_fresh = reg.begin(remote);
@@ -154,7 +154,7 @@ TEST_CASE("registry: a stale heartbeat or a dead process marks a running run cra
   pid_t child = fork();
   if (child == 0) _exit(0);
   waitpid(child, nullptr, 0);
-  RunInfo dead_info = test::run_info("exp", "d", 0);
+  RunInfo dead_info = registry_test::run_info("exp", "d", 0);
   dead_info.pid = child;
   std::string dead = reg.begin(dead_info);
 
@@ -180,9 +180,9 @@ TEST_CASE("registry: a stale heartbeat or a dead process marks a running run cra
 }
 
 TEST_CASE("registry: resume replaces the abandoned epochs of the earlier attempt") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   RunRegistry reg(dir.path / "registry.db");
-  std::string id = reg.begin(test::run_info("exp", "", 0));
+  std::string id = reg.begin(registry_test::run_info("exp", "", 0));
   for (int e = 1; e <= 5; ++e) reg.log_metrics(id, e, e, {{"val_acc", 0.1 * e}});
   reg.finish(id, RunStatus::Interrupted);
   reg.resume(id);  // the checkpoint was written after epoch 3
@@ -200,9 +200,9 @@ TEST_CASE("registry: resume replaces the abandoned epochs of the earlier attempt
 }
 
 TEST_CASE("registry: NaN metrics of a diverged run are stored as missing") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   RunRegistry reg(dir.path / "registry.db");
-  std::string id = reg.begin(test::run_info("exp", "", 0));
+  std::string id = reg.begin(registry_test::run_info("exp", "", 0));
   reg.log_metrics(id, 1, 1, {{"train_loss", 2.0}});
   reg.log_metrics(id, 2, 2, {{"train_loss", std::nan("")}});
   reg.finish(id, RunStatus::Diverged, "loss is nan at step 2");
@@ -214,7 +214,7 @@ TEST_CASE("registry: NaN metrics of a diverged run are stored as missing") {
 }
 
 TEST_CASE("registry: 4 writer processes at once lose nothing and never see 'database is locked'") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   fs::path db = dir.path / "registry.db";
   { RunRegistry create(db); }
   constexpr int kProcesses = 4, kRuns = 12, kEpochs = 10;
@@ -227,7 +227,7 @@ TEST_CASE("registry: 4 writer processes at once lose nothing and never see 'data
         RunRegistry reg(db);
         reg.set_flush_interval(0);  // one transaction per epoch: the most lock traffic
         for (int r = 0; r < kRuns; ++r) {
-          std::string id = reg.begin(test::run_info("concurrent", "p" + std::to_string(p), r));
+          std::string id = reg.begin(registry_test::run_info("concurrent", "p" + std::to_string(p), r));
           for (int e = 0; e < kEpochs; ++e) {
             reg.log_metrics(id, e, e, {{"a", e * 1.0}, {"b", p * 1.0}, {"c", r * 1.0}});
             reg.heartbeat(id);
@@ -280,7 +280,7 @@ std::vector<std::string> table_layout(sql::Database& db) {
 }  // namespace
 
 TEST_CASE("registry: a version 1 registry migrates to the current schema and keeps its data") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   fs::path path = dir.path / "old.db";
   {
     std::ifstream in(fs::path(XP_SOURCE_DIR) / "registry" / "testdata" / "registry_v1.sql");
@@ -294,7 +294,7 @@ TEST_CASE("registry: a version 1 registry migrates to the current schema and kee
   RunRegistry reg(path);  // migrates
   CHECK(registry::schema_version(reg.database()) == registry::kSchemaVersion);
 
-  test::ScratchDir fresh_dir;
+  registry_test::ScratchDir fresh_dir;
   RunRegistry fresh(fresh_dir.path / "new.db");
   CHECK(table_layout(reg.database()) == table_layout(fresh.database()));
 
@@ -312,12 +312,12 @@ TEST_CASE("registry: a version 1 registry migrates to the current schema and kee
   q.where = "params.loss.gamma >= 2 and metrics.val_acc > 0.5";  // numeric params were backfilled
   CHECK(reg.list_runs(q).size() == 1);
   // The migrated registry accepts new runs.
-  test::record_run(reg, "old_exp", "new", 1, 0.95);
+  registry_test::record_run(reg, "old_exp", "new", 1, 0.95);
   CHECK(reg.list_runs({}).size() == 3);
 }
 
 TEST_CASE("registry: a newer schema or a foreign database is refused") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   {
     sql::Database db((dir.path / "future.db").string());
     db.exec("CREATE TABLE schema_version(version INTEGER); INSERT INTO schema_version VALUES (99);");

@@ -8,7 +8,7 @@
 
 #include "run_registry.h"
 
-namespace xp::test {
+namespace xp::registry_test {
 
 // A fresh folder under $TMPDIR, removed when the object goes away.
 struct ScratchDir {
@@ -52,4 +52,4 @@ inline std::string record_run(RunRegistry& reg, const std::string& experiment, c
   return id;
 }
 
-}  // namespace xp::test
+}  // namespace xp::registry_test

@@ -13,7 +13,7 @@ namespace {
 // val_acc per epoch ends at `final`; its best epoch is `final + 0.05` at epoch 2 of 3.
 std::string run_with(RunRegistry& reg, const std::string& variant, int64_t seed, double final,
                      std::map<std::string, std::string> params = {}, RunStatus status = RunStatus::Finished) {
-  std::string id = reg.begin(test::run_info("exp", variant, seed, std::move(params)));
+  std::string id = reg.begin(registry_test::run_info("exp", variant, seed, std::move(params)));
   reg.log_metrics(id, 1, 10, {{"val_acc", final - 0.2}, {"val_loss", 2.0}});
   reg.log_metrics(id, 2, 20, {{"val_acc", final + 0.05}, {"val_loss", 0.5 + final}});
   reg.log_metrics(id, 3, 30, {{"val_acc", final}, {"val_loss", 0.7 + final}});
@@ -32,7 +32,7 @@ const registry::ReportGroup& group(const registry::Report& r, const std::string&
 }  // namespace
 
 TEST_CASE("report: groups by variant with hand-checked statistics and a Welch verdict") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   RunRegistry reg(dir.path / "registry.db");
   // The scipy-checked pair of test_report_statistics.cpp, as final val_acc of 5 seeds each.
   std::vector<double> focal = {0.912, 0.905, 0.918, 0.909, 0.915}, ce = {0.897, 0.901, 0.893, 0.899, 0.902};
@@ -100,7 +100,7 @@ TEST_CASE("report: groups by variant with hand-checked statistics and a Welch ve
 }
 
 TEST_CASE("report: unknown names fail with suggestions") {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   RunRegistry reg(dir.path / "registry.db");
   run_with(reg, "ce", 0, 0.9, {{"loss.gamma", "1"}});
   registry::ReportOptions opt;

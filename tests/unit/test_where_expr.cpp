@@ -22,17 +22,17 @@ std::string error_of(const std::string& expr) {
 }
 
 struct Fixture {
-  test::ScratchDir dir;
+  registry_test::ScratchDir dir;
   RunRegistry reg{dir.path / "registry.db"};
   std::string ce1, ce2, focal1, focal2, failed;
   Fixture() {
-    ce1 = test::record_run(reg, "seg", "ce", 1, 0.80, {{"loss.name", "\"ce\""}, {"train.lr", "0.1"}});
-    ce2 = test::record_run(reg, "seg", "ce", 2, 0.82, {{"loss.name", "\"ce\""}, {"train.lr", "0.1"}});
-    focal1 = test::record_run(reg, "seg", "focal", 1, 0.86,
+    ce1 = registry_test::record_run(reg, "seg", "ce", 1, 0.80, {{"loss.name", "\"ce\""}, {"train.lr", "0.1"}});
+    ce2 = registry_test::record_run(reg, "seg", "ce", 2, 0.82, {{"loss.name", "\"ce\""}, {"train.lr", "0.1"}});
+    focal1 = registry_test::record_run(reg, "seg", "focal", 1, 0.86,
                               {{"loss.name", "\"focal\""}, {"loss.gamma", "2.0"}, {"train.lr", "1e-2"}});
-    focal2 = test::record_run(reg, "seg", "focal", 2, 0.88,
+    focal2 = registry_test::record_run(reg, "seg", "focal", 2, 0.88,
                               {{"loss.name", "\"focal\""}, {"loss.gamma", "3"}, {"train.lr", "1e-2"}});
-    failed = test::record_run(reg, "other", "focal", 1, 0.5, {{"loss.gamma", "2.0"}}, RunStatus::Failed);
+    failed = registry_test::record_run(reg, "other", "focal", 1, 0.5, {{"loss.gamma", "2.0"}}, RunStatus::Failed);
     reg.set_tag(focal2, "sweep", "s1");
   }
   std::vector<std::string> ids(const std::string& where) {
