@@ -46,8 +46,9 @@ torch::Tensor weighted_mean(const torch::Tensor& values, const torch::Tensor& we
 }
 
 torch::Tensor bce_with_logits(const torch::Tensor& x, const torch::Tensor& t, double pos_weight) {
-  // log(1 + exp(-|x|)) + max(-x, 0) = -log(sigmoid(x)), without overflow.
-  auto log_sig_neg = torch::log1p(torch::exp(-x.abs())) + torch::clamp_min(-x, 0.0);
+  // softplus(-x) = -log(sigmoid(x)), stable and with the right gradient at x = 0 (the
+  // log1p(exp(-|x|)) + max(-x, 0) form has a zero subgradient there).
+  auto log_sig_neg = torch::softplus(-x, 1.0, 20.0);
   if (pos_weight == 1.0) return (1.0 - t) * x + log_sig_neg;
   return (1.0 - t) * x + (1.0 + (pos_weight - 1.0) * t) * log_sig_neg;
 }

@@ -4,8 +4,6 @@
 //   xp_tests -tc='seg calibration*' --no-skip
 // and XP_SEG_CAL_LOSS=binary_focal|tversky|compound, XP_SEG_CAL_EPOCHS, XP_SEG_CAL_SEED,
 // XP_SEG_CAL_SIGNAL, XP_SEG_CAL_WIDTH to vary it.
-#include <doctest/doctest.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -13,6 +11,8 @@
 #include <torch/torch.h>
 
 #include "xp/plugin.h"
+// After the torch headers: glog (pulled in by c10) defines its own CHECK.
+#include <doctest/doctest.h>
 
 namespace seg_test {
 xp::Params params(const std::string& kind, const std::string& name, const xp::Value::Table& overrides = {});

@@ -1,6 +1,4 @@
 // rare_blobs (determinism, calibration band) and segmentation_folder (layouts, mask values, errors).
-#include <doctest/doctest.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +7,8 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "xp/plugin.h"
+// After the torch headers: glog (pulled in by c10) defines its own CHECK.
+#include <doctest/doctest.h>
 
 namespace seg_test {
 xp::Params params(const std::string& kind, const std::string& name, const xp::Value::Table& overrides = {});

@@ -1,9 +1,9 @@
 // Shared by the test_seg_*.cpp files: loads the segmentation plugin library once and builds
 // plugins with every schema parameter filled from its default, as the host's validator would.
-#include <doctest/doctest.h>
-
 #include "plugin_loader.h"
 #include "xp/plugin.h"
+// After the torch headers: glog (pulled in by c10) defines its own CHECK.
+#include <doctest/doctest.h>
 
 namespace seg_test {
 

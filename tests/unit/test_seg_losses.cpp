@@ -1,9 +1,9 @@
 // Binary segmentation losses against values computed by hand on tiny tensors.
-#include <doctest/doctest.h>
-
 #include <cmath>
 
 #include "xp/plugin.h"
+// After the torch headers: glog (pulled in by c10) defines its own CHECK.
+#include <doctest/doctest.h>
 
 namespace seg_test {
 xp::Params params(const std::string& kind, const std::string& name, const xp::Value::Table& overrides = {});
@@ -76,8 +76,9 @@ TEST_CASE("seg losses: dice, tversky, focal_tversky by hand") {
   // alpha weighs misses: raising it raises the loss here (one half-missed positive).
   double more_recall = 1 - (tp + 1) / (tp + 2.0 * fn + 0.3 * fp + 1);
   CHECK(loss_value("tversky", {{"alpha", 2.0}}) == doctest::Approx(more_recall).epsilon(1e-5));
-  // alpha = beta = 0.5 is Dice.
-  CHECK(loss_value("tversky", {{"alpha", 0.5}, {"beta", 0.5}}) == doctest::Approx(dice).epsilon(1e-5));
+  // alpha = beta = 0.5 is Dice with twice the smoothing term.
+  CHECK(loss_value("tversky", {{"alpha", 0.5}, {"beta", 0.5}}) ==
+        doctest::Approx(loss_value("dice", {{"smooth", 2.0}})).epsilon(1e-5));
   CHECK(loss_value("focal_tversky") == doctest::Approx(std::pow(tversky, 0.75)).epsilon(1e-5));
   CHECK(loss_value("focal_tversky", {{"gamma", 2.0}}) == doctest::Approx(tversky * tversky).epsilon(1e-5));
 }
@@ -147,7 +148,7 @@ TEST_CASE("seg losses: all-negative and all-ignored batches give finite values a
 
 TEST_CASE("seg losses: gradients push probabilities the right way") {
   auto target = torch::tensor({1.0f, 0.0f}).reshape({1, 1, 1, 2});
-  for (auto name : {"bce", "binary_focal", "dice", "tversky", "focal_tversky", "class_balanced_bce"}) {
+  for (std::string name : {"bce", "binary_focal", "dice", "tversky", "focal_tversky", "class_balanced_bce"}) {
     auto logits = torch::zeros({1, 1, 1, 2}).requires_grad_(true);
     make_loss(name)->forward(output_of(logits), batch_of(target)).backward();
     auto g = logits.grad().flatten();

@@ -1,10 +1,10 @@
 // pixel / object / pr_auc metrics on hand-made masks, AP against a brute-force computation.
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <random>
 
 #include "xp/plugin.h"
+// After the torch headers: glog (pulled in by c10) defines its own CHECK.
+#include <doctest/doctest.h>
 
 namespace seg_test {
 xp::Params params(const std::string& kind, const std::string& name, const xp::Value::Table& overrides = {});

@@ -1,7 +1,7 @@
 // balanced / curriculum samplers: the realised positive share of every batch.
-#include <doctest/doctest.h>
-
 #include "xp/plugin.h"
+// After the torch headers: glog (pulled in by c10) defines its own CHECK.
+#include <doctest/doctest.h>
 
 namespace seg_test {
 xp::Params params(const std::string& kind, const std::string& name, const xp::Value::Table& overrides = {});
