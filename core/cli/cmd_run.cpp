@@ -75,6 +75,11 @@ int run(const std::vector<std::string>& args) {
   const std::filesystem::path registry_path =
       registry_option.empty() ? default_registry_path() : std::filesystem::path(registry_option);
   auto registry = open_run_registry(registry_path);
+  // A run left `running` by a process that died (kill -9, power loss) becomes `crashed`, so that
+  // --resume accepts it and reports do not count it as in progress.
+  for (const auto& id : registry->mark_stale_runs_crashed())
+    std::cerr << "note: run " << id << " stopped without finishing; marked crashed (resume with --resume " << id
+              << ")\n";
 
   std::string command_line = "xp run";
   for (const auto& a : args) command_line += " " + a;

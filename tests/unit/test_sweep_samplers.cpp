@@ -84,10 +84,10 @@ TEST_CASE("random sampler: the same seed and trial number give the same point") 
   o.method = "random";
   o.seed = 3;
   auto a = make_sampler(space, o), b = make_sampler(space, o);
-  CHECK(*a->propose({}, 17) == *b->propose({}, 17));
-  CHECK(*a->propose({}, 17) != *a->propose({}, 18));
+  CHECK((*a->propose({}, 17) == *b->propose({}, 17)));
+  CHECK((*a->propose({}, 17) != *a->propose({}, 18)));
   o.seed = 4;
-  CHECK(*make_sampler(space, o)->propose({}, 17) != *a->propose({}, 17));
+  CHECK((*make_sampler(space, o)->propose({}, 17) != *a->propose({}, 17)));
 }
 
 TEST_CASE("tpe: gamma and observation weights follow Optuna") {
@@ -170,7 +170,7 @@ TEST_CASE("tpe: maximisation, integer and categorical dimensions; reproducible")
   std::vector<TrialRecord> history, again;
   best_of(*make_sampler(space, o), 60, [&](const ParamSet& p) { return -f(p); }, &history);
   best_of(*make_sampler(space, o), 60, [&](const ParamSet& p) { return -f(p); }, &again);
-  for (size_t i = 0; i < history.size(); ++i) CHECK(history[i].params == again[i].params);
+  for (size_t i = 0; i < history.size(); ++i) CHECK((history[i].params == again[i].params));
   // Maximising f directly: the late proposals concentrate on gelu.
   std::vector<TrialRecord> h;
   auto sampler = make_sampler(space, o);
