@@ -27,25 +27,6 @@ extern "C" void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);
 }
 
-std::vector<int64_t> parse_seed_list(const std::string& text) {
-  std::vector<int64_t> seeds;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      long long s = std::stoll(item, &used);
-      if (used != item.size() || s < 0) throw std::invalid_argument(item);
-      seeds.push_back(s);
-    } catch (const std::exception&) {
-      throw UsageError("--seeds expects non-negative integers separated by commas, e.g. --seeds 1,2,3; got '" +
-                       text + "'");
-    }
-  }
-  if (seeds.empty()) throw UsageError("--seeds needs at least one seed");
-  return seeds;
-}
-
 int run(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string file, seeds, registry_option, resume;

@@ -34,25 +34,6 @@ nlohmann::json to_json(const Value& v) {
   return nullptr;
 }
 
-std::vector<int64_t> parse_seeds(const std::string& text) {
-  std::vector<int64_t> seeds;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      long long s = std::stoll(item, &used);
-      if (used != item.size() || s < 0) throw std::invalid_argument(item);
-      seeds.push_back(s);
-    } catch (const std::exception&) {
-      throw UsageError("--seeds expects non-negative integers separated by commas, e.g. --seeds 1,2,3; got '" +
-                       text + "'");
-    }
-  }
-  if (seeds.empty()) throw UsageError("--seeds needs at least one seed");
-  return seeds;
-}
-
 int validate(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string file, format = "toml", seeds;
@@ -75,7 +56,7 @@ int validate(const std::vector<std::string>& args) {
   ExperimentOptions options;
   if (vm.count("set")) options.sets = vm["set"].as<std::vector<std::string>>();
   if (vm.count("variant")) options.variants = vm["variant"].as<std::vector<std::string>>();
-  if (!seeds.empty()) options.seeds = parse_seeds(seeds);
+  if (!seeds.empty()) options.seeds = parse_seed_list(seeds);
   options.partial = vm.count("partial") > 0;
 
   load_plugins(vm.count("plugin-path") ? vm["plugin-path"].as<std::vector<std::string>>() : std::vector<std::string>{});

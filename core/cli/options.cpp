@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <iostream>
+#include <sstream>
 
 #include "plugin_loader.h"
 #include "suggest.h"
@@ -26,6 +27,25 @@ bool parse_options(const std::string& usage, po::options_description& desc,
     throw UsageError(std::string(e.what()) + "\nusage: " + usage);
   }
   return true;
+}
+
+std::vector<int64_t> parse_seed_list(const std::string& text) {
+  std::vector<int64_t> seeds;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      long long s = std::stoll(item, &used);
+      if (used != item.size() || s < 0) throw std::invalid_argument(item);
+      seeds.push_back(s);
+    } catch (const std::exception&) {
+      throw UsageError("--seeds expects non-negative integers separated by commas, e.g. --seeds 1,2,3; got '" +
+                       text + "'");
+    }
+  }
+  if (seeds.empty()) throw UsageError("--seeds needs at least one seed");
+  return seeds;
 }
 
 void load_plugins(const std::vector<std::string>& extra) {

@@ -1,6 +1,7 @@
 #pragma once
 // Boost.Program_options glue shared by every subcommand: --help, and usage errors that name the
 // closest valid option.
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ class UsageError : public std::runtime_error {
 bool parse_options(const std::string& usage, po::options_description& desc,
                    const po::positional_options_description& positional, const std::vector<std::string>& args,
                    po::variables_map& vm);
+
+// "1,2,3" -> {1, 2, 3} for --seeds of run and validate; UsageError on anything else.
+std::vector<int64_t> parse_seed_list(const std::string& text);
 
 // Loads the bundled plugins, XP_PLUGIN_PATH and `extra` (files or folders); prints a warning for
 // each library that could not be loaded.
