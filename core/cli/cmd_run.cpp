@@ -30,28 +30,37 @@ extern "C" void on_sigint(int) {
 int run(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string file, seeds, registry_option, resume;
-  desc.add_options()("experiment", po::value(&file)->required(), "experiment TOML file")(
+  desc.add_options()("experiment", po::value(&file), "experiment TOML file (optional with --resume)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override KEY=VALUE (repeatable), e.g. train.epochs=5")(
       "variant", po::value<std::vector<std::string>>()->composing(), "only this variant (repeatable)")(
       "seeds", po::value(&seeds), "replace [experiment] seeds, e.g. 1,2,3")(
       "registry", po::value(&registry_option), "run registry (default $XP_REGISTRY or xp-runs/registry.db)")(
       "resume", po::value(&resume), "continue an interrupted run: its id (or unique prefix) or its folder")(
+      "tag", po::value<std::vector<std::string>>()->composing(), "record KEY=VALUE (or KEY) as a tag of every run (repeatable)")(
       "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder");
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
   const std::string usage =
-      "xp run EXPERIMENT.toml [--set K=V ...] [--variant V ...] [--seeds 1,2] [--registry PATH] [--resume RUN]";
+      "xp run EXPERIMENT.toml [--set K=V ...] [--variant V ...] [--seeds 1,2] [--tag K=V ...] [--registry PATH]\n"
+      "       xp run --resume RUN_ID_OR_DIR [EXPERIMENT.toml]";
   if (!parse_options(usage, desc, pos, args, vm)) return kOk;
 
   ExperimentOptions options;
   if (vm.count("set")) options.sets = vm["set"].as<std::vector<std::string>>();
   if (vm.count("variant")) options.variants = vm["variant"].as<std::vector<std::string>>();
   if (!seeds.empty()) options.seeds = parse_seed_list(seeds);
+  if (file.empty() && resume.empty())
+    throw ConfigError("xp run needs an experiment file (or --resume RUN to continue a run); see xp run --help");
+  if (file.empty() && (!options.sets.empty() || !options.variants.empty() || options.seeds))
+    throw ConfigError("--set, --variant and --seeds change an experiment; a resumed run keeps its recorded config");
   load_plugins(vm.count("plugin-path") ? vm["plugin-path"].as<std::vector<std::string>>() : std::vector<std::string>{});
   PluginLoader loader;
-  auto specs = resolve_experiment(file, options, loader);
-  if (specs.empty()) throw ConfigError(file + ": the experiment describes no runs");
+  std::vector<RunSpec> specs;
+  if (!file.empty()) {
+    specs = resolve_experiment(file, options, loader);
+    if (specs.empty()) throw ConfigError(file + ": the experiment describes no runs");
+  }
 
   const std::filesystem::path registry_path =
       registry_option.empty() ? default_registry_path() : std::filesystem::path(registry_option);
@@ -69,9 +78,22 @@ int run(const std::vector<std::string>& args) {
   request.command_line = command_line;
   request.interrupt = &g_interrupted;
   request.tty = ::isatty(STDOUT_FILENO) != 0;
+  if (vm.count("tag"))
+    for (const auto& t : vm["tag"].as<std::vector<std::string>>()) {
+      const auto eq = t.find('=');
+      const std::string key = t.substr(0, eq);
+      if (key.empty()) throw ConfigError("--tag " + t + ": expected KEY=VALUE or KEY");
+      request.tags[key] = eq == std::string::npos ? "" : t.substr(eq + 1);
+    }
 
   if (!resume.empty()) {
     RunRecord record = registry->find_run(resume);
+    if (specs.empty()) {
+      // No experiment file: the run's own resolved config is the source of truth.
+      const auto config_file = std::filesystem::path(record.info.run_dir) / "config.toml";
+      specs = {resolve_recorded_run(config_file, loader)};
+      file = config_file.string();
+    }
     const RunSpec* match = nullptr;
     for (const auto& s : specs)
       if (s.hash == record.info.config_hash) match = &s;
@@ -103,12 +125,13 @@ int run(const std::vector<std::string>& args) {
       continue;
     }
     const auto& r = outcome.result;
+    // The epoch and test lines above carry the numbers; this line says where to find all of them.
     std::cout << "run " << outcome.run_id << " " << run_status_names()[static_cast<size_t>(r.status)];
     for (const auto& [k, v] : r.summary)
-      if (k.rfind("test_", 0) == 0 || k.rfind("best_", 0) == 0) std::cout << "  " << k << " " << v;
-    std::cout << "\n";
+      if (k.rfind("best_", 0) == 0) std::cout << "  " << k << " " << v;
+    std::cout << "  (all metrics: xp show " << outcome.run_id << ")\n";
     if (r.status == RunStatus::Interrupted) {
-      std::cout << "interrupted; continue with: xp run " << file << " --resume " << outcome.run_id << "\n";
+      std::cout << "interrupted; continue with: xp run --resume " << outcome.run_id << "\n";
       return kInterrupted;
     }
     if (r.status != RunStatus::Finished) {

@@ -275,6 +275,21 @@ Resolved resolve_run(const Node& run, const std::string& variant, const fs::path
   return r;
 }
 
+
+// The run of `r` with `seed`: the seed joins [experiment], then the canonical text and its hash.
+RunSpec with_seed(const Resolved& r, int64_t seed) {
+  RunSpec spec = r.spec;
+  spec.seed = seed;
+  Value::Table experiment = r.experiment;
+  experiment["seed"] = Value(seed);
+  spec.config["experiment"] = Value(std::move(experiment));
+  spec.config = config::strip_where(Value(spec.config)).as_table();
+  spec.canonical = config::canonical_toml(spec.config);
+  spec.hash = sha256_hex(spec.canonical);
+  spec.flat = config::flatten(spec.config);
+  return spec;
+}
+
 }  // namespace
 
 std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOptions& options,
@@ -341,20 +356,33 @@ std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOp
     const std::vector<int64_t> seeds = seeds_of(run, options);
     Resolved r = resolve_run(run, name, file, file_where, options);
     r.spec.plugin_paths = plugin_paths;
-    for (int64_t seed : seeds) {
-      RunSpec spec = r.spec;
-      spec.seed = seed;
-      Value::Table experiment = r.experiment;
-      experiment["seed"] = Value(seed);
-      spec.config["experiment"] = Value(std::move(experiment));
-      spec.config = config::strip_where(Value(spec.config)).as_table();
-      spec.canonical = config::canonical_toml(spec.config);
-      spec.hash = sha256_hex(spec.canonical);
-      spec.flat = config::flatten(spec.config);
-      out.push_back(std::move(spec));
-    }
+    for (int64_t seed : seeds) out.push_back(with_seed(r, seed));
   }
   return out;
+}
+
+RunSpec resolve_recorded_run(const fs::path& config_file, PluginLoader& loader) {
+  std::error_code ec;
+  if (!fs::is_regular_file(config_file, ec))
+    throw ConfigError("cannot open the run's resolved config '" + config_file.string() + "'");
+  (void)loader;  // the recorded config names no [plugins]: they are loaded already or via --plugin-path
+  Node run = config::parse_toml_file(config_file.string());
+  const std::string file_where = config::format_where(config_file.string(), 1, 1);
+  Node* e = run.find("experiment");
+  const Node* seed = e ? e->find("seed") : nullptr;
+  const Node* variant = e ? e->find("variant") : nullptr;
+  if (!seed || !seed->is_scalar() || seed->scalar.type() != Value::Type::Int || !variant || !variant->is_scalar() ||
+      variant->scalar.type() != Value::Type::String)
+    throw ConfigError("'" + config_file.string() +
+                          "' is not a run's resolved config (it needs [experiment] seed and variant, as xp writes them)",
+                      file_where);
+  const int64_t seed_value = seed->scalar.as_int();
+  const std::string variant_name = variant->scalar.as_string();
+  e->fields.erase("seed");
+  e->fields.erase("variant");
+  check_keys(run, kTopLevel, "top-level table");
+  Resolved r = resolve_run(run, variant_name, config_file, file_where, ExperimentOptions{});
+  return with_seed(r, seed_value);
 }
 
 }  // namespace xp

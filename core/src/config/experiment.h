@@ -29,4 +29,8 @@ struct ExperimentOptions {
 std::vector<RunSpec> resolve_experiment(const std::filesystem::path& file, const ExperimentOptions& options,
                                         PluginLoader& loader);
 
+// Re-resolves a run from the config.toml xp wrote into its run directory (one variant, one seed),
+// so `xp run --resume ID` needs no experiment file. Equal to the original RunSpec, hash included.
+RunSpec resolve_recorded_run(const std::filesystem::path& config_file, PluginLoader& loader);
+
 }  // namespace xp

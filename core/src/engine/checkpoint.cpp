@@ -59,6 +59,15 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
   std::filesystem::rename(tmp, file);
 }
 
+void load_model_weights(const std::filesystem::path& file, torch::nn::Module& model, const torch::Device& map_location) {
+  if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
+  torch::serialize::InputArchive root;
+  root.load_from(file.string(), map_location);
+  torch::serialize::InputArchive model_archive;
+  root.read("model", model_archive);
+  model.load(model_archive);
+}
+
 LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
                           const torch::Device& map_location) {
   if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());

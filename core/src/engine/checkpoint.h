@@ -38,4 +38,7 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
 LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
                           const torch::Device& map_location);
 
+// Restores only the model's parameters and buffers (evaluating a saved `best`).
+void load_model_weights(const std::filesystem::path& file, torch::nn::Module& model, const torch::Device& map_location);
+
 }  // namespace xp::engine

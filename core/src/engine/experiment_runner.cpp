@@ -81,7 +81,7 @@ TrainSetup build_setup(const RunSpec& spec) {
   return s;
 }
 
-RunInfo make_run_info(const RunSpec& spec, const std::string& command_line) {
+RunInfo make_run_info(const RunSpec& spec, const RunRequest& request) {
   RunInfo info;
   info.experiment = spec.experiment;
   info.variant = spec.variant;
@@ -89,7 +89,7 @@ RunInfo make_run_info(const RunSpec& spec, const std::string& command_line) {
   info.config_text = spec.canonical;
   info.config_hash = spec.hash;
   info.params = spec.flat;
-  info.command_line = command_line;
+  info.command_line = request.command_line;
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
   info.host = host;
@@ -110,6 +110,7 @@ RunInfo make_run_info(const RunSpec& spec, const std::string& command_line) {
     }
   }
   for (const auto& t : spec.tags) info.tags[t] = "";
+  for (const auto& [k, v] : request.tags) info.tags[k] = v;
   return info;
 }
 
@@ -121,7 +122,7 @@ RunOutcome run_one(const RunSpec& spec, RunRecorder& recorder, const RunRequest&
     outcome.run_dir = request.resume_dir;
     recorder.resume(outcome.run_id);
   } else {
-    RunInfo info = make_run_info(spec, request.command_line);
+    RunInfo info = make_run_info(spec, request);
     const fs::path parent = fs::absolute(request.runs_root / spec.experiment);
     info.run_dir = (parent / "{id}").string();
     outcome.run_id = recorder.begin(info);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,7 @@ struct RunRequest {
   const std::atomic<bool>* interrupt = nullptr;
   std::ostream* out = &std::cout;
   bool tty = false;
+  std::map<std::string, std::string> tags;  // --tag KEY=VALUE, recorded with every run
 };
 
 struct RunOutcome {

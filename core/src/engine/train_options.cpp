@@ -62,6 +62,7 @@ TrainOptions TrainOptions::from_params(const Params& train) {
   o.drop_last = r.b("drop_last");
   o.device = r.s("device");
   o.precision = r.s("precision");
+  o.console = r.strings("console");
 
   Params op = r.section("optimizer");
   Reader ro(op, r.sub("optimizer"));
@@ -99,7 +100,7 @@ TrainOptions TrainOptions::from_params(const Params& train) {
 
   Params cp = r.section("checkpoint");
   Reader rc(cp, r.sub("checkpoint"));
-  o.checkpoint = {rc.s("monitor"), rc.s("mode"), rc.b("keep_every")};
+  o.checkpoint = {rc.s("monitor"), rc.s("mode"), rc.b("keep_every"), rc.s("test_with")};
 
   Params es = r.section("early_stopping");
   Reader re(es, r.sub("early_stopping"));

@@ -41,6 +41,7 @@ struct StageOptions {
 struct CheckpointOptions {
   std::string monitor = "val_loss", mode = "min";
   bool keep_every = false;
+  std::string test_with = "best";  // which weights the test split sees: "best" or "last"
 };
 
 struct EarlyStoppingOptions {
@@ -73,6 +74,7 @@ struct TrainOptions {
   EarlyStoppingOptions early_stopping;
   EmaOptions ema;
   std::string tta = "none";  // see eval/tta.h
+  std::vector<std::string> console;  // metric stems on the epoch line; empty = all
   CalibrationOptions calibration;
 
   static TrainOptions from_params(const Params& train);

@@ -48,7 +48,9 @@ Schema checkpoint_schema() {
   return Schema("Checkpoints: `last` every epoch and `best` by a monitored metric")
       .add_string("monitor", "val_loss", "metric that decides `best`, e.g. val_top1")
       .add_string("mode", "min", "whether larger or smaller is better").choices({"min", "max"})
-      .add_bool("keep_every", false, "also keep one checkpoint per epoch");
+      .add_bool("keep_every", false, "also keep one checkpoint per epoch")
+      .add_string("test_with", "best", "weights the test split is evaluated with: the best checkpoint or the last epoch's")
+      .choices({"best", "last"});
 }
 
 Schema early_stopping_schema() {
@@ -102,7 +104,9 @@ Schema train_schema() {
       .add_section("ema", ema_schema(), "EMA of weights")
       .add_string("tta", "none", "test-time augmentation for validation and test")
       .choices({"none", "hflip", "flips", "multiscale"})
-      .add_section("calibration", calibration_schema(), "threshold and temperature calibration");
+      .add_section("calibration", calibration_schema(), "threshold and temperature calibration")
+      .add_strings("console", {}, "metrics on the console's epoch line, without split prefix (e.g. [\"top1\", \"f1\"]); "
+                   "empty = all; metrics.csv and the registry always get every metric");
 }
 
 }  // namespace xp::engine

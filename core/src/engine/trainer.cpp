@@ -129,19 +129,29 @@ bool better(double value, double best, const std::string& mode, double min_delta
   return mode == "max" ? value > best + min_delta : value < best - min_delta;
 }
 
-std::string format_row(const std::map<std::string, double>& row) {
-  // The important columns first, then the rest alphabetically.
+// The metric name without its split prefix: "val_iou" -> "iou", "test_cal_f1" -> "f1".
+std::string metric_stem(const std::string& key) {
+  for (const char* prefix : {"test_cal_", "train_", "val_", "test_"})
+    if (key.rfind(prefix, 0) == 0) return key.substr(std::char_traits<char>::length(prefix));
+  return key;
+}
+
+// One console line per epoch: the losses first, then the metrics `stems` names (all of them when
+// empty), then the learning rate. Every value still goes to metrics.csv and the registry.
+std::string format_row(const std::map<std::string, double>& row, const std::vector<std::string>& stems = {}) {
   std::ostringstream os;
   auto put = [&](const std::string& k, double v) {
     os << "  " << k << " ";
     if (k == "lr") os << std::scientific << std::setprecision(2) << v << std::defaultfloat;
     else os << std::fixed << std::setprecision(4) << v << std::defaultfloat;
   };
-  for (const char* k : {"train_loss", "val_loss"})
-    if (auto it = row.find(k); it != row.end()) put(k, it->second);
+  auto is_loss = [](const std::string& k) { return metric_stem(k) == "loss"; };
   for (const auto& [k, v] : row)
-    if (k != "train_loss" && k != "val_loss" && k != "epoch" && k != "step" && k != "lr" && k.rfind("time_", 0) != 0)
-      put(k, v);
+    if (is_loss(k)) put(k, v);
+  for (const auto& [k, v] : row) {
+    if (is_loss(k) || k == "epoch" || k == "step" || k == "lr" || k.rfind("time_", 0) == 0) continue;
+    if (stems.empty() || std::find(stems.begin(), stems.end(), metric_stem(k)) != stems.end()) put(k, v);
+  }
   if (auto it = row.find("lr"); it != row.end()) put("lr", it->second);
   return os.str();
 }
@@ -185,6 +195,7 @@ class Loop {
   RunFiles files_;
   LockedRecorder recorder_;
   torch::Device device_{torch::kCPU};
+  std::vector<std::string> console_keys_;  // metric stems on the console line; empty = all
   NamedParameters params_;
   OptimizerWithGroups optimizer_;
   std::unique_ptr<LrSchedule> schedule_;
@@ -257,6 +268,7 @@ void Loop::setup() {
     throw ConfigError("train.precision = '" + o_.precision + "' is not supported by this engine yet; use 'fp32'");
   if (o_.threads > 0) torch::set_num_threads(static_cast<int>(o_.threads));
   device_ = resolve_device(o_.device);
+  console_keys_ = o_.console;
   s_.model->to(device_);
   s_.loss->to(device_);
   params_ = named_parameters(*s_.model, *s_.loss);
@@ -548,7 +560,7 @@ TrainResult Loop::run() {
       }
     });
     std::ostringstream line;
-    line << "epoch " << epoch + 1 << "/" << total_epochs_ << format_row(row) << "  "
+    line << "epoch " << epoch + 1 << "/" << total_epochs_ << format_row(row, console_keys_) << "  "
          << format_duration(row["time_epoch_s"]) << (improved ? "  *" : "");
     log(line.str());
     if (c_.interrupt && c_.interrupt->load()) {
@@ -575,14 +587,22 @@ TrainResult Loop::run() {
     for (const auto& [k, v] : result_.history.back())
       if (k != "epoch" && k != "step" && k.rfind("time_", 0) != 0) summary["final_" + k] = v;
   if (result_.status == RunStatus::Finished && s_.test) {
-    swap_ema();
+    // Test what a user would deploy: the best checkpoint (already EMA weights when EMA evaluates),
+    // unless the last epoch is the best or the run keeps no checkpoints.
+    const bool from_best = o_.checkpoint.test_with == "best" && state_.best && state_.best_epoch != state_.epoch &&
+                           !best.empty() && fs::exists(best);
+    if (from_best) {
+      load_model_weights(best, *s_.model, device_);
+      log("testing the best checkpoint (epoch " + std::to_string(state_.best_epoch) + ")");
+    } else {
+      swap_ema();
+    }
+    summary["test_epoch"] = static_cast<double>(from_best ? state_.best_epoch : state_.epoch);
     auto values = evaluate(*s_.test, "test", total_epochs_);
     summary.insert(values.begin(), values.end());
-    std::ostringstream line;
-    line << "test" << format_row(values);
-    log(line.str());
+    log("test" + format_row(values, console_keys_));
     if (o_.calibration.enabled && s_.val) calibrate_and_test(summary);
-    swap_ema();
+    if (!from_best) swap_ema();
   }
   summary["skipped_samples"] = static_cast<double>(result_.skipped_samples);
   summary["steps"] = static_cast<double>(result_.steps);
@@ -640,7 +660,7 @@ void Loop::calibrate_and_test(std::map<std::string, double>& summary) {
   auto values = evaluate(*s_.test, "test_cal", total_epochs_, adjust);
   summary.insert(values.begin(), values.end());
   std::ostringstream line;
-  line << "calibrated (T=" << temperature << ", threshold=" << threshold << ") test" << format_row(values);
+  line << "calibrated (T=" << temperature << ", threshold=" << threshold << ") test" << format_row(values, console_keys_);
   log(line.str());
 }
 
