@@ -60,22 +60,28 @@ Params fill_from_dataset(const Params& params, const DatasetInfo& info) {
   return out;
 }
 
-TrainSetup build_setup(const RunSpec& spec) {
+TrainSetup build_data_setup(const RunSpec& spec) {
   TrainSetup s;
   s.options = TrainOptions::from_params(spec.train);
   s.seed = static_cast<uint64_t>(spec.seed);
-  // Weights are initialised from the run's seed, so the seed drives the model too.
+  // Weights are initialised from the run's seed, so the seed drives the model too. Seeded before
+  // the dataset, as it always was; samplers and augmentations draw from xp::Rng, not torch.
   torch::manual_seed(Rng::mix(s.seed, 0x1417));
   auto dataset = create<Dataset>(spec.data);
   s.info = dataset->info();
   s.train = dataset->split("train");
   s.val = optional_split(*dataset, "val");
   s.test = optional_split(*dataset, "test");
-  s.model = create<Model>(fill_from_dataset(spec.model, s.info));
-  s.loss = create<Loss>(fill_from_dataset(spec.loss, s.info));
   if (!spec.sampler.plugin().empty()) s.sampler = create<Sampler>(fill_from_dataset(spec.sampler, s.info));
   for (const auto& p : spec.augment) s.augment.push_back(build_augmentation(fill_from_dataset(p, s.info)));
   for (const auto& p : spec.eval_augment) s.eval_augment.push_back(build_augmentation(fill_from_dataset(p, s.info)));
+  return s;
+}
+
+TrainSetup build_setup(const RunSpec& spec) {
+  TrainSetup s = build_data_setup(spec);
+  s.model = create<Model>(fill_from_dataset(spec.model, s.info));
+  s.loss = create<Loss>(fill_from_dataset(spec.loss, s.info));
   for (const auto& p : spec.batch_augment) s.batch_augment.push_back(create<BatchAugmentation>(fill_from_dataset(p, s.info)));
   for (const auto& p : spec.metrics) s.metrics.push_back(create<Metric>(fill_from_dataset(p, s.info)));
   return s;

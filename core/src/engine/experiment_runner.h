@@ -17,6 +17,11 @@ namespace xp::engine {
 // Builds what the trainer needs from the spec's validated plugin params.
 TrainSetup build_setup(const RunSpec& spec);
 
+// The data half of build_setup: options, seed, dataset info and splits, sampler and the
+// per-sample augmentations; model, loss, batch augmentations and metrics stay empty. Shared with
+// `xp augment preview`, so the preview loads exactly what training loads.
+TrainSetup build_data_setup(const RunSpec& spec);
+
 // Params with num_classes = 0 replaced by the dataset's number of classes (the SDK convention).
 Params fill_from_dataset(const Params& params, const DatasetInfo& info);
 
