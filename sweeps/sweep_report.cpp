@@ -73,6 +73,21 @@ std::string pad(std::string s, size_t n) {
   return s;
 }
 
+// Left-aligned columns, two spaces apart, each line after `indent`.
+void print_columns(std::ostream& os, const std::vector<std::vector<std::string>>& rows, const std::string& indent = "") {
+  std::vector<size_t> width;
+  for (const auto& r : rows) {
+    if (width.size() < r.size()) width.resize(r.size(), 0);
+    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  }
+  for (const auto& r : rows) {
+    std::string line = indent;
+    for (size_t c = 0; c < r.size(); ++c) line += pad(r[c], width[c] + 2);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    os << line << "\n";
+  }
+}
+
 std::vector<double> ranks(const std::vector<double>& v) {
   std::vector<size_t> order(v.size());
   std::iota(order.begin(), order.end(), 0);
@@ -182,57 +197,112 @@ void print_trial_table(std::ostream& os, const std::vector<TrialRecord>& ranked,
     }
     rows.push_back(std::move(row));
   }
-  std::vector<size_t> width(rows.front().size(), 0);
-  for (const auto& r : rows)
-    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t c = 0; c < r.size(); ++c) line += pad(r[c], width[c] + 2);
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    os << line << "\n";
+  print_columns(os, rows);
+}
+
+std::vector<ParameterBucket> parameter_buckets(const std::vector<TrialRecord>& trials, const Dimension& d,
+                                               Direction direction, size_t bins) {
+  // (value, objective) of the completed trials that have this parameter.
+  std::vector<std::pair<Value, double>> done;
+  for (const auto& t : trials)
+    if (group_of(t) == 0 && t.params.count(d.key)) done.emplace_back(t.params.at(d.key), *t.value);
+  auto bucket = [&](std::string label, const std::vector<double>& objectives) {
+    ParameterBucket b;
+    b.label = std::move(label);
+    b.trials = static_cast<int64_t>(objectives.size());
+    if (!objectives.empty()) {
+      b.mean = std::accumulate(objectives.begin(), objectives.end(), 0.0) / static_cast<double>(objectives.size());
+      b.best = objectives.front();
+      for (double v : objectives)
+        if (better(direction, v, *b.best)) b.best = v;
+    }
+    return b;
+  };
+
+  std::vector<ParameterBucket> out;
+  if (d.is_categorical()) {
+    for (const auto& choice : d.values) {
+      std::vector<double> objectives;
+      for (const auto& [v, y] : done)
+        if (short_value(v) == short_value(choice)) objectives.push_back(y);
+      out.push_back(bucket(short_value(choice), objectives));
+    }
+    return out;
   }
+  std::vector<std::pair<double, double>> xy;  // numeric value, objective; sorted by value
+  for (const auto& [v, y] : done)
+    if (v.is_number()) xy.emplace_back(v.as_float(), y);
+  std::stable_sort(xy.begin(), xy.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  size_t distinct = 0;
+  for (size_t i = 0; i < xy.size(); ++i) distinct += i == 0 || xy[i].first != xy[i - 1].first;
+  const size_t n = xy.size();
+  for (size_t start = 0, b = 0; start < n; ++b) {
+    size_t end = start + 1;
+    if (distinct > bins) {
+      // Quantile bin b ends at rank ceil((b + 1) n / bins), moved right past values equal to its last.
+      end = std::max(end, ((b + 1) * n + bins - 1) / bins);
+    }
+    while (end < n && xy[end].first == xy[end - 1].first) ++end;
+    std::vector<double> objectives;
+    for (size_t i = start; i < end; ++i) objectives.push_back(xy[i].second);
+    const double lo = xy[start].first, hi = xy[end - 1].first;
+    out.push_back(bucket(lo == hi ? fmt(lo) : "[" + fmt(lo) + ", " + fmt(hi) + "]", objectives));
+    start = end;
+  }
+  return out;
 }
 
 void print_parameter_summary(std::ostream& os, const std::vector<TrialRecord>& trials, const SweepConfig& config) {
   auto best = best_trial(trials, config.direction);
-  std::vector<const TrialRecord*> done;
-  for (const auto& t : trials)
-    if (group_of(t) == 0) done.push_back(&t);
+  std::vector<std::vector<std::string>> table = {
+      {"parameter", "value", "trials", "mean " + config.metric, "best " + config.metric}};
   for (const auto& d : config.space.dimensions()) {
     os << "  " << d.key << " (" << dimension_type_name(d.type);
-    if (d.is_categorical()) {
-      os << ")";
-    } else {
-      os << " " << fmt(d.low) << ".." << fmt(d.high) << ")";
-    }
+    if (!d.is_categorical()) os << " " << fmt(d.low) << ".." << fmt(d.high);
+    os << ")";
     if (best && best->params.count(d.key)) os << "  best " << short_value(best->params.at(d.key));
-    if (d.is_categorical()) {
-      std::map<std::string, std::pair<double, int>> per_value;
-      for (const auto* t : done)
-        if (t->params.count(d.key)) {
-          auto& acc = per_value[short_value(t->params.at(d.key))];
-          acc.first += *t->value;
-          acc.second++;
-        }
-      os << "  mean " << config.metric << ":";
-      for (const auto& v : d.values) {
-        auto it = per_value.find(short_value(v));
-        os << " " << short_value(v) << "="
-           << (it == per_value.end() ? std::string("-") : fmt(it->second.first / it->second.second) + " (n=" +
-                                                               std::to_string(it->second.second) + ")");
-      }
-    } else {
+    if (!d.is_categorical()) {
       std::vector<double> x, y;
-      for (const auto* t : done)
-        if (t->params.count(d.key) && t->params.at(d.key).is_number()) {
-          x.push_back(t->params.at(d.key).as_float());
-          y.push_back(*t->value);
+      for (const auto& t : trials)
+        if (group_of(t) == 0 && t.params.count(d.key) && t.params.at(d.key).is_number()) {
+          x.push_back(t.params.at(d.key).as_float());
+          y.push_back(*t.value);
         }
       auto rho = spearman(x, y);
       os << "  spearman(" << d.key << ", " << config.metric << ") = " << (rho ? fmt(*rho) : std::string("n/a"));
     }
     os << "\n";
+    bool first = true;
+    for (const auto& b : parameter_buckets(trials, d, config.direction)) {
+      table.push_back({first ? d.key : "", b.label, std::to_string(b.trials), b.mean ? fmt(*b.mean) : "-",
+                       b.best ? fmt(*b.best) : "-"});
+      first = false;
+    }
   }
+  os << "\n";
+  print_columns(os, table, "  ");
+}
+
+std::string write_sweep_report(std::ostream& os, const SweepRecord& sweep, const SweepConfig& config,
+                               const std::vector<TrialRecord>& trials, int64_t top) {
+  auto ranked = rank_trials(trials, sweep.direction);
+  if (top > 0 && static_cast<int64_t>(ranked.size()) > top) ranked.resize(static_cast<size_t>(top));
+  os << "sweep " << sweep.id << " (" << sweep_state_name(sweep.state) << "): " << state_counts(trials) << "; "
+     << direction_name(sweep.direction) << " " << sweep.metric << "\n\n";
+  print_trial_table(os, ranked, config);
+  int64_t completed = 0;
+  for (const auto& t : trials) completed += group_of(t) == 0;
+  os << "\nparameters (over " << completed << " completed " << (completed == 1 ? "trial" : "trials") << "):\n";
+  print_parameter_summary(os, trials, config);
+  auto best = best_trial(trials, sweep.direction);
+  if (!best) {
+    os << "\nno completed trial yet\n";
+    return {};
+  }
+  std::string toml = best_config_toml(config, *best, sweep.id);
+  os << "\nbest configuration (trial " << best->number << "):\n\n" << toml << "\nor: " << trial_command_line(config, *best)
+     << "\n";
+  return toml;
 }
 
 }  // namespace xp::sweeps

@@ -1,5 +1,7 @@
 // xp report EXPERIMENT: compares variants (or config values) over seeds with mean ± std, 95%
 // intervals and Welch's t-test against a baseline.
+// xp report --sweep ID: a sweep's trials ranked, per-parameter summary and best configuration
+// (the same report as `xp sweep report ID`, from the same function).
 #include <cmath>
 #include <iostream>
 
@@ -9,6 +11,7 @@
 #include "run_registry.h"
 #include "run_report.h"
 #include "suggest.h"
+#include "sweep_report_cli.h"
 #include "text_table.h"
 
 namespace xp::cli {
@@ -38,7 +41,8 @@ int report(const std::vector<std::string>& args) {
   registry::ReportOptions opt;
   std::string mode, format = "table", registry_path;
   std::vector<std::string> group_by;
-  desc.add_options()("experiment", po::value(&opt.experiment)->required(), "experiment name")(
+  SweepReportRequest sweep;
+  desc.add_options()("experiment", po::value(&opt.experiment), "experiment name")(
       "metric,m", po::value<std::vector<std::string>>(&opt.metrics)->composing(),
       "metric to compare (repeatable; default: the experiment's first summary metric)")(
       "mode", po::value(&mode), "max or min: which direction is better (default: min for losses/errors, else max)")(
@@ -49,14 +53,28 @@ int report(const std::vector<std::string>& args) {
       "where,w", po::value(&opt.where), "only runs matching this filter (xp runs --where syntax)")(
       "all-status", "include runs that did not finish (running, failed, crashed, ...)")(
       "format,f", po::value(&format), "table, markdown, csv or json")(
-      "registry", po::value(&registry_path), "registry file (default $XP_REGISTRY or ./xp-runs/registry.db)");
+      "registry", po::value(&registry_path), "registry file (default $XP_REGISTRY or ./xp-runs/registry.db)")(
+      "sweep", po::value(&sweep.id), "report on this sweep instead: trials ranked, per-parameter table, best config")(
+      "top", po::value(&sweep.top), "with --sweep: show only the N best trials")(
+      "best-config", po::value(&sweep.best_config), "with --sweep: also write the best configuration to this file");
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
   if (!parse_options("xp report EXPERIMENT [--metric M] [--mode max|min] [--group-by variant|CONFIG.KEY ...] "
-                     "[--baseline VARIANT] [--summary best|final] [--format table|markdown|csv|json]",
+                     "[--baseline VARIANT] [--summary best|final] [--format table|markdown|csv|json]\n"
+                     "       xp report --sweep SWEEP_ID [--top N] [--best-config FILE]",
                      desc, pos, args, vm))
     return kOk;
+  if (!sweep.id.empty()) {
+    for (const std::string o : {"experiment", "metric", "mode", "group-by", "baseline", "summary", "where", "all-status", "format"})
+      if (vm.count(o))
+        throw UsageError((o == "experiment" ? std::string("an experiment name") : "--" + o) +
+                         " does not apply to --sweep, which takes --top, --best-config and --registry");
+    sweep.registry = registry_path;
+    return report_sweep(sweep, std::cout);
+  }
+  if (vm.count("top") || vm.count("best-config")) throw UsageError("--top and --best-config need --sweep SWEEP_ID");
+  if (opt.experiment.empty()) throw UsageError("name an experiment (or --sweep SWEEP_ID); see xp report --help");
   if (!mode.empty()) {
     if (mode != "max" && mode != "min") throw UsageError("--mode must be max or min, not '" + mode + "'");
     opt.maximize = mode == "max";

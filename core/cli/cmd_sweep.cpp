@@ -3,7 +3,6 @@
 //   xp sweep --resume ID [--workers N]                      continue one
 //   xp sweep worker ID                                      one worker process (started by xp sweep)
 //   xp sweep status ID | report ID | list                   look at sweeps
-#include <fstream>
 #include <iostream>
 
 #include "command.h"
@@ -16,6 +15,7 @@
 #include "sweep_config.h"
 #include "sweep_coordinator.h"
 #include "sweep_report.h"
+#include "sweep_report_cli.h"
 #include "sweep_worker.h"
 #include "xp/errors.h"
 
@@ -36,17 +36,6 @@ const char* kSweepUsage =
 std::string registry_option(po::options_description& desc, std::string& registry) {
   desc.add_options()("registry", po::value(&registry), "registry database (default $XP_REGISTRY or ./xp-runs/registry.db)");
   return registry;
-}
-
-// The sweep and its parsed config, or a ConfigError naming the known sweeps.
-std::pair<SweepRecord, SweepConfig> load_sweep(SqliteSweepStore& store, const std::string& id, const fs::path& registry) {
-  auto sweep = store.find_sweep(id);
-  if (!sweep) {
-    std::vector<std::string> ids;
-    for (const auto& s : store.list_sweeps()) ids.push_back(s.id);
-    throw ConfigError("no sweep '" + id + "' in " + registry.string() + did_you_mean(id, ids));
-  }
-  return {*sweep, parse_sweep_text(sweep->config_text, sweep->config_path)};
 }
 
 int start(const std::vector<std::string>& args) {
@@ -138,41 +127,17 @@ int status(const std::vector<std::string>& args) {
 
 int report(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string id, registry, best_config;
-  int64_t top = 0;
-  desc.add_options()("id", po::value(&id)->required(), "sweep id")("top", po::value(&top), "show only the N best trials")(
-      "best-config", po::value(&best_config), "also write the best configuration to this file");
-  registry_option(desc, registry);
+  SweepReportRequest request;
+  desc.add_options()("id", po::value(&request.id)->required(), "sweep id")(
+      "top", po::value(&request.top), "show only the N best trials")(
+      "best-config", po::value(&request.best_config), "also write the best configuration to this file");
+  registry_option(desc, request.registry);
   po::positional_options_description pos;
   pos.add("id", 1);
   po::variables_map vm;
   if (!parse_options("xp sweep report SWEEP_ID [--top N] [--best-config FILE] [--registry PATH]", desc, pos, args, vm))
     return kOk;
-  auto path = existing_registry_path(registry);
-  SqliteSweepStore store(path);
-  auto [sweep, config] = load_sweep(store, id, path);
-  auto trials = store.trials(id);
-  auto ranked = rank_trials(trials, sweep.direction);
-  if (top > 0 && static_cast<int64_t>(ranked.size()) > top) ranked.resize(static_cast<size_t>(top));
-  std::cout << "sweep " << sweep.id << " (" << sweep_state_name(sweep.state) << "): " << state_counts(trials) << "; "
-            << direction_name(sweep.direction) << " " << sweep.metric << "\n\n";
-  print_trial_table(std::cout, ranked, config);
-  std::cout << "\nparameters (over completed trials):\n";
-  print_parameter_summary(std::cout, trials, config);
-  auto best = best_trial(trials, sweep.direction);
-  if (!best) {
-    std::cout << "\nno completed trial yet\n";
-    return kOk;
-  }
-  std::string toml = best_config_toml(config, *best, sweep.id);
-  std::cout << "\nbest configuration (trial " << best->number << "):\n\n" << toml << "\nor: "
-            << trial_command_line(config, *best) << "\n";
-  if (!best_config.empty()) {
-    std::ofstream f(best_config);
-    if (!(f << toml)) throw std::runtime_error("cannot write '" + best_config + "'");
-    std::cout << "wrote " << best_config << "\n";
-  }
-  return kOk;
+  return report_sweep(request, std::cout);  // the same report as `xp report --sweep ID`
 }
 
 int list(const std::vector<std::string>& args) {

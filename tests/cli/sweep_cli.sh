@@ -73,6 +73,41 @@ echo "$report" | grep -q "best configuration" || fail "report has no best config
 grep -q "extends = " "$tmp/best.toml" || fail "best.toml does not extend the experiment"
 grep -q "^gamma = " "$tmp/best.toml" || fail "best.toml lacks loss.gamma"
 "$XP" validate "$tmp/best.toml" --variant focal > /dev/null || fail "best.toml does not validate"
+echo "$report" | grep -q "^  parameter  *value  *trials  *mean best_val_loss  *best best_val_loss$" ||
+  fail "sweep report has no per-parameter table"
+
+# xp report --sweep: the same report (one function behind both), --top cuts the ranking.
+report2=$("$XP" report --sweep "$id" --registry "$reg" --best-config "$tmp/best2.toml")
+echo "$report2"
+[ "$report2" = "${report//best.toml/best2.toml}" ] || fail "xp report --sweep differs from xp sweep report"
+cmp -s "$tmp/best.toml" "$tmp/best2.toml" || fail "--best-config files differ"
+# Ranking: rank 1..3, completed trials ordered by the objective (min best_val_loss).
+ranks=$(echo "$report2" | awk '$1 ~ /^[0-9]+$/ && $3 == "complete" {print $1}' | tr '\n' ' ')
+[ "$ranks" = "1 2 3 " ] || fail "ranking rows: '$ranks'"
+values=$(echo "$report2" | awk '$1 ~ /^[0-9]+$/ && $3 == "complete" {print $4}')
+[ "$values" = "$(echo "$values" | sort -g)" ] || fail "trials not ranked by best_val_loss: $values"
+# The best configuration as a TOML block that extends the experiment.
+echo "$report2" | grep -q "^best configuration (trial [0-9]*):" || fail "no best configuration heading"
+echo "$report2" | grep -q "^extends = " || fail "no TOML block in the report"
+echo "$report2" | grep -q "^\[loss\]$" || fail "no [loss] table in the TOML block"
+echo "$report2" | grep -q "^or: xp run " || fail "no xp run line"
+# Per-parameter table: both searched parameters, every alpha choice with its trial count.
+table=$(echo "$report2" | sed -n '/^  parameter /,/^$/p')
+echo "$table" | grep -q "^  loss.alpha  *0.25 " || fail "per-parameter table lacks loss.alpha 0.25: $table"
+echo "$table" | grep -q "^  *0.75 " || fail "per-parameter table lacks loss.alpha 0.75: $table"
+echo "$table" | grep -q "^  loss.gamma  " || fail "per-parameter table lacks loss.gamma: $table"
+# A row is "  KEY  VALUE  TRIALS ..." or, under its key, "  VALUE  TRIALS ...": 3 trials per key.
+n=$(echo "$table" | awk 'NR > 1 && NF > 0 {n += ($1 ~ /^loss\./) ? $3 : $2} END {print n + 0}')
+[ "$n" -eq 6 ] || fail "per-parameter table: trials should add up to 3 per parameter, got $n: $table"
+top=$("$XP" report --sweep "$id" --registry "$reg" --top 1)
+[ "$(echo "$top" | awk '$1 ~ /^[0-9]+$/ && $3 == "complete"' | wc -l)" -eq 1 ] || fail "--top 1: $top"
+set +e
+"$XP" report focal_vs_tversky --sweep "$id" --registry "$reg" > /dev/null 2>&1; code=$?
+"$XP" report --sweep sw-nope --registry "$reg" > /dev/null 2>&1; code2=$?
+"$XP" report --top 2 --registry "$reg" > /dev/null 2>&1; code3=$?
+set -e
+[ $code -eq 2 ] && [ $code2 -eq 2 ] && [ $code3 -eq 2 ] ||
+  fail "report --sweep misuse: exit $code (experiment too), $code2 (unknown id), $code3 (--top alone), want 2"
 
 # Every trial is an ordinary run, tagged with the sweep.
 if "$XP" runs --help > /dev/null 2>&1; then
