@@ -69,9 +69,9 @@ grep -q "resumed from" second.txt || { cat second.txt; fail "no 'resumed from' l
 grep -q "finished" second.txt || { cat second.txt; fail "resumed run did not finish"; }
 "$XP" runs --registry "$reg" --format csv | grep -q finished || fail "registry does not show the run finished"
 
-# Same metrics as the uninterrupted run, epoch by epoch (time columns differ, drop them).
+# Same metrics as the uninterrupted run, epoch by epoch (time and memory columns differ, drop them).
 strip_time() {
-  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = ($i !~ /^time_/) }
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = ($i !~ /^(time|mem)_/) }
            { line = ""; for (i = 1; i <= NF; i++) if (keep[i]) line = line $i ","; print line }' "$1"
 }
 strip_time "$ref_dir/metrics.csv" > ref_metrics.txt

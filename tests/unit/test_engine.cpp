@@ -126,7 +126,7 @@ bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::
 // History without wall-clock columns.
 std::vector<std::map<std::string, double>> comparable(std::vector<std::map<std::string, double>> h) {
   for (auto& row : h)
-    for (auto it = row.begin(); it != row.end();) it = it->first.rfind("time_", 0) == 0 ? row.erase(it) : std::next(it);
+    for (auto it = row.begin(); it != row.end();) it = (it->first.rfind("time_", 0) == 0 || it->first.rfind("mem_", 0) == 0) ? row.erase(it) : std::next(it);
   return h;
 }
 

@@ -7,27 +7,28 @@ namespace xp::data {
 
 namespace {
 
-// cv::Mat (H x W x C, any continuity) -> owning [C, H, W] float tensor.
+// cv::Mat (H x W x C, any continuity) -> owning [C, H, W] float tensor. Done with OpenCV into
+// planes that alias the tensor: this runs on loader threads, where torch's own intra-op
+// parallelism (an OpenMP team per calling thread) would oversubscribe the cores many times over.
 torch::Tensor to_chw_float(const cv::Mat& mat, bool scale_uint8, const std::string& what, const std::string& source) {
-  cv::Mat m = mat.isContinuous() ? mat : mat.clone();
-  const int64_t h = m.rows, w = m.cols, c = m.channels();
-  switch (m.depth()) {
-    case CV_8U: {
-      auto t = torch::from_blob(m.data, {h, w, c}, torch::kUInt8).permute({2, 0, 1}).to(torch::kFloat32);
-      return scale_uint8 ? t.div_(255.0) : t;
-    }
-    case CV_32F:
-      // clone, not contiguous(): a one-channel permute is already "contiguous" and would keep
-      // pointing into the Mat's buffer, which dies with the sample.
-      return torch::from_blob(m.data, {h, w, c}, torch::kFloat32).permute({2, 0, 1}).clone(at::MemoryFormat::Contiguous);
-    default: {
-      // Other depths (16-bit PNGs, doubles) are converted to float without rescaling.
-      cv::Mat f;
-      m.convertTo(f, CV_32F);
-      if (f.empty()) throw std::runtime_error(source + ": cannot convert " + what + " to float");
-      return torch::from_blob(f.data, {h, w, c}, torch::kFloat32).permute({2, 0, 1}).clone(at::MemoryFormat::Contiguous);
-    }
+  const int h = mat.rows, w = mat.cols, c = mat.channels();
+  torch::Tensor out = torch::empty({c, h, w}, torch::kFloat32);
+  std::vector<cv::Mat> planes;
+  planes.reserve(static_cast<size_t>(c));
+  for (int k = 0; k < c; ++k) planes.emplace_back(h, w, CV_32FC1, out.data_ptr<float>() + static_cast<size_t>(k) * h * w);
+  const double scale = mat.depth() == CV_8U && scale_uint8 ? 1.0 / 255.0 : 1.0;
+  if (c == 1) {
+    mat.convertTo(planes[0], CV_32F, scale);
+  } else {
+    cv::Mat f;
+    mat.convertTo(f, CV_MAKETYPE(CV_32F, c), scale);
+    if (f.empty()) throw std::runtime_error(source + ": cannot convert " + what + " to float");
+    cv::split(f, planes);
   }
+  // split/convertTo must have written into the tensor's memory, not reallocated the planes.
+  if (planes[0].data != reinterpret_cast<uchar*>(out.data_ptr<float>()))
+    throw std::logic_error(source + ": " + what + " conversion did not write in place");
+  return out;
 }
 
 std::string shape_of(const torch::Tensor& t) {
@@ -55,7 +56,7 @@ PreparedSample prepare_sample(const Sample& sample) {
   return out;
 }
 
-Batch collate(const std::vector<PreparedSample>& samples, Task task) {
+Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned) {
   Batch batch;
   if (samples.empty()) return batch;
   const auto& first = samples.front();
@@ -74,7 +75,11 @@ Batch collate(const std::vector<PreparedSample>& samples, Task task) {
     indices.push_back(s.index);
     for (const auto& [name, value] : s.labels) extra[name].push_back(value);
   }
-  batch.input = torch::stack(images);
+  // Stacking straight into page-locked memory saves the copy a separate pin_memory() would make.
+  batch.input = torch::empty({static_cast<int64_t>(images.size()), first.image.size(0), first.image.size(1),
+                              first.image.size(2)},
+                             torch::TensorOptions(torch::kFloat32).pinned_memory(pinned));
+  torch::stack_out(batch.input, images);
   batch.index = torch::tensor(indices, torch::kInt64);
   if (task == Task::Segmentation) {
     if (masks.size() != samples.size())

@@ -26,6 +26,7 @@ PreparedSample prepare_sample(const Sample& sample);
 
 // Stacks prepared samples into a Batch. Classification targets are the labels, segmentation
 // targets the masks. Throws std::runtime_error naming two samples whose sizes differ.
-Batch collate(const std::vector<PreparedSample>& samples, Task task);
+// `pinned`: the input tensor is allocated in page-locked memory (for non-blocking copies to CUDA).
+Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned = false);
 
 }  // namespace xp::data

@@ -1,11 +1,27 @@
 #include "data/data_loader.h"
 
+#include <opencv2/core/utility.hpp>
+
 #include <algorithm>
 #include <stdexcept>
 
 #include "xp/errors.h"
 
 namespace xp::data {
+
+namespace {
+
+void pin(Batch& batch) {
+  auto pin_one = [](torch::Tensor& t) {
+    if (t.defined() && t.device().is_cpu() && !t.is_pinned()) t = t.pin_memory();
+  };
+  pin_one(batch.input);
+  pin_one(batch.target);
+  pin_one(batch.soft_target);
+  for (auto& [name, t] : batch.extra) pin_one(t);
+}
+
+}  // namespace
 
 Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augmentation>>& augment, uint64_t seed,
                    int64_t epoch, int64_t position, int64_t index) {
@@ -28,6 +44,9 @@ EpochLoader::EpochLoader(std::shared_ptr<const Split> split, std::vector<std::sh
       throw std::runtime_error("sampler returned index " + std::to_string(i) + " for a split of " +
                                std::to_string(n) + " samples");
   if (options_.workers <= 0) return;
+  // The loader's threads are the parallelism: OpenCV's own pool inside each decode and resize would
+  // only oversubscribe the cores (the usual cv2.setNumThreads(0) of Python DataLoader workers).
+  if (options_.workers > 1) cv::setNumThreads(1);
   slots_.resize(order_.size());
   for (int64_t w = 0; w < options_.workers; ++w) threads_.emplace_back([this] { worker_loop(); });
   threads_.emplace_back([this] { assembler_loop(); });
@@ -106,7 +125,8 @@ void EpochLoader::assembler_loop() {
   auto emit = [&]() -> bool {
     Batch batch;
     try {
-      batch = collate(current, options_.task);
+      batch = collate(current, options_.task, options_.pin_memory);
+      if (options_.pin_memory) pin(batch);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
@@ -159,7 +179,9 @@ std::optional<Batch> EpochLoader::next_inline() {
   }
   if (current.empty()) return std::nullopt;
   if (static_cast<int64_t>(current.size()) < options_.batch_size && options_.drop_last) return std::nullopt;
-  return collate(current, options_.task);
+  Batch batch = collate(current, options_.task, options_.pin_memory);
+  if (options_.pin_memory) pin(batch);
+  return batch;
 }
 
 std::optional<Batch> EpochLoader::next() {

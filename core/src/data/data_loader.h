@@ -32,6 +32,7 @@ struct LoaderOptions {
   int64_t prefetch = 4;  // batches prepared ahead of the consumer
   uint64_t seed = 0;
   Task task = Task::Classification;
+  bool pin_memory = false;  // page-locked batches, so the copy to the GPU can overlap compute
 };
 
 struct SkippedSample {

@@ -39,6 +39,13 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
     ema_archive.write("updates", scalar(parts.ema->updates()), true);
     root.write("ema", ema_archive);
   }
+  if (parts.scaler) {
+    torch::serialize::OutputArchive amp;
+    amp.write("scale", scalar(parts.scaler->current_scale()), true);
+    amp.write("good_steps", scalar(parts.scaler->good_steps()), true);
+    amp.write("skipped", scalar(parts.scaler->skipped_steps()), true);
+    root.write("amp", amp);
+  }
   root.write("epoch", scalar(state.epoch), true);
   root.write("batches_done", scalar(state.batches_done), true);
   root.write("step", scalar(state.step), true);
@@ -94,6 +101,12 @@ LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointPar
       }
       parts.ema->load_state(state, read(ema_archive, "updates").item<int64_t>());
     }
+  }
+  if (parts.scaler) {
+    torch::serialize::InputArchive amp;
+    if (root.try_read("amp", amp))
+      parts.scaler->load(read(amp, "scale").item<double>(), read(amp, "good_steps").item<int64_t>(),
+                         read(amp, "skipped").item<int64_t>());
   }
   LoopState s;
   s.epoch = read(root, "epoch").item<int64_t>();

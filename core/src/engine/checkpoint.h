@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include "engine/mixed_precision.h"
 #include "training/weight_ema.h"
 
 namespace xp::engine {
@@ -30,6 +31,7 @@ struct CheckpointParts {
   torch::nn::Module* loss = nullptr;  // may have no parameters
   torch::optim::Optimizer* optimizer = nullptr;
   WeightEma* ema = nullptr;           // may be null
+  DynamicLossScaler* scaler = nullptr;  // fp16 only
 };
 
 // Writes atomically (temporary file, then rename) so an interrupt never leaves a torn file.

@@ -63,6 +63,9 @@ TrainOptions TrainOptions::from_params(const Params& train) {
   o.device = r.s("device");
   o.precision = r.s("precision");
   o.console = r.strings("console");
+  o.channels_last = r.b("channels_last");
+  o.cudnn_benchmark = r.b("cudnn_benchmark");
+  o.pin_memory = r.b("pin_memory");
 
   Params op = r.section("optimizer");
   Reader ro(op, r.sub("optimizer"));

@@ -67,6 +67,7 @@ struct TrainOptions {
   int64_t workers = 2, prefetch = 4, threads = 0, max_steps_per_epoch = 0, eval_every = 1;
   bool drop_last = true;
   std::string device = "auto", precision = "fp32";
+  bool channels_last = false, cudnn_benchmark = false, pin_memory = true;
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   std::vector<StageOptions> stages;

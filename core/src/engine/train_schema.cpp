@@ -94,8 +94,12 @@ Schema train_schema() {
       .add_int("eval_every", 1, "validate every N epochs").min(1)
       .add_bool("drop_last", true, "drop the last incomplete training batch")
       .add_string("device", "auto", "auto, cpu, cuda or cuda:N")
-      .add_string("precision", "fp32", "fp32, fp16 or bf16 (mixed precision on CUDA)")
+      .add_string("precision", "fp32",
+                  "fp32, or mixed precision on CUDA: bf16, or fp16 with dynamic loss scaling (fp32 on CPU)")
       .choices({"fp32", "fp16", "bf16"})
+      .add_bool("channels_last", false, "CUDA: NHWC memory format for the model and its inputs (faster convolutions)")
+      .add_bool("cudnn_benchmark", false, "CUDA: let cuDNN time its algorithms for each input shape")
+      .add_bool("pin_memory", true, "CUDA: page-locked batches and non-blocking copies to the GPU")
       .add_section("optimizer", optimizer_schema(), "optimizer and parameter groups")
       .add_section("schedule", schedule_schema(), "learning-rate schedule")
       .add_sections("stages", stage_schema(), "staged training (freeze, per-stage lr)")

@@ -16,6 +16,8 @@
 
 #include "data/data_loader.h"
 #include "engine/checkpoint.h"
+#include "engine/device_memory.h"
+#include "engine/mixed_precision.h"
 #include "engine/lr_schedule.h"
 #include "engine/param_groups.h"
 #include "engine/progress.h"
@@ -102,8 +104,10 @@ torch::Device resolve_device(const std::string& name) {
                     did_you_mean(name, {"auto", "cpu", "cuda"}));
 }
 
-Batch to_device(Batch batch, const torch::Device& device) {
+Batch to_device(Batch batch, const torch::Device& device, bool channels_last) {
   if (device.is_cpu()) return batch;
+  if (channels_last && batch.input.dim() == 4)
+    batch.input = batch.input.to(device, /*non_blocking=*/true).contiguous(torch::MemoryFormat::ChannelsLast);
   auto move = [&](torch::Tensor& t) {
     if (t.defined()) t = t.to(device, /*non_blocking=*/true);
   };
@@ -148,11 +152,21 @@ std::string format_row(const std::map<std::string, double>& row, const std::vect
   auto is_loss = [](const std::string& k) { return metric_stem(k) == "loss"; };
   for (const auto& [k, v] : row)
     if (is_loss(k)) put(k, v);
+  auto system = [](const std::string& k) {
+    return k.rfind("time_", 0) == 0 || k.rfind("mem_", 0) == 0 || k.rfind("amp_", 0) == 0;
+  };
   for (const auto& [k, v] : row) {
-    if (is_loss(k) || k == "epoch" || k == "step" || k == "lr" || k.rfind("time_", 0) == 0) continue;
+    if (is_loss(k) || k == "epoch" || k == "step" || k == "lr" || system(k)) continue;
     if (stems.empty() || std::find(stems.begin(), stems.end(), metric_stem(k)) != stems.end()) put(k, v);
   }
   if (auto it = row.find("lr"); it != row.end()) put("lr", it->second);
+  // Memory as the rice notes print it: process peak, and the GPU allocator's peaks on CUDA.
+  if (auto it = row.find("mem_peak_rss_mb"); it != row.end()) os << "  rss " << std::lround(it->second) << "M";
+  auto alloc = row.find("mem_gpu_peak_allocated_mb"), reserved = row.find("mem_gpu_peak_reserved_mb");
+  if (alloc != row.end() && reserved != row.end())
+    os << "  gpu " << std::lround(alloc->second) << "/" << std::lround(reserved->second) << "M";
+  if (auto it = row.find("amp_skipped_steps"); it != row.end() && it->second > 0)
+    os << "  amp_skipped " << std::lround(it->second);
   return os.str();
 }
 
@@ -195,6 +209,9 @@ class Loop {
   RunFiles files_;
   LockedRecorder recorder_;
   torch::Device device_{torch::kCPU};
+  c10::ScalarType amp_dtype_ = torch::kFloat;   // autocast dtype; kFloat = off
+  std::unique_ptr<DynamicLossScaler> scaler_;   // fp16 only
+  bool channels_last_ = false;
   std::vector<std::string> console_keys_;  // metric stems on the console line; empty = all
   NamedParameters params_;
   OptimizerWithGroups optimizer_;
@@ -226,6 +243,7 @@ CheckpointParts Loop::parts() {
   p.loss = s_.loss.get();
   p.optimizer = optimizer_.optimizer.get();
   p.ema = ema_.get();
+  p.scaler = scaler_.get();
   return p;
 }
 
@@ -264,13 +282,26 @@ void Loop::swap_ema() {
 
 void Loop::setup() {
   if (!s_.model || !s_.loss || !s_.train) throw std::invalid_argument("train: model, loss and train split are required");
-  if (o_.precision != "fp32")
-    throw ConfigError("train.precision = '" + o_.precision + "' is not supported by this engine yet; use 'fp32'");
   if (o_.threads > 0) torch::set_num_threads(static_cast<int>(o_.threads));
   device_ = resolve_device(o_.device);
   console_keys_ = o_.console;
+  amp_dtype_ = precision_dtype(o_.precision);
+  if (amp_dtype_ != torch::kFloat && !device_.is_cuda()) {
+    // The same experiment file runs on a laptop and on a GPU server: mixed precision is a CUDA
+    // speed-up, so on CPU the run trains in fp32 and says so (the run records `precision_effective`).
+    log("note: train.precision = '" + o_.precision + "' applies to CUDA; this run trains in fp32 on " + device_.str());
+    amp_dtype_ = torch::kFloat;
+  }
+  if (amp_dtype_ == torch::kHalf) scaler_ = std::make_unique<DynamicLossScaler>();
+  if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(o_.cudnn_benchmark);
+  channels_last_ = o_.channels_last && device_.is_cuda();
   s_.model->to(device_);
   s_.loss->to(device_);
+  if (channels_last_) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : s_.model->parameters())
+      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  }
   params_ = named_parameters(*s_.model, *s_.loss);
   if (params_.empty()) throw ConfigError("the model has no parameters to train");
   optimizer_ = build_optimizer(o_.optimizer, params_);
@@ -292,6 +323,19 @@ void Loop::setup() {
 
 void Loop::optimizer_step(int64_t epoch) {
   set_learning_rate(optimizer_, current_lr(epoch));
+  if (scaler_) {
+    std::vector<torch::Tensor> all;
+    for (const auto& [name, p] : params_) all.push_back(p);
+    const bool finite = scaler_->unscale(all);
+    scaler_->update(finite);
+    if (!finite) {
+      // fp16 overflow: skip this update (the scale has backed off); the schedule still advances,
+      // as torch.cuda.amp does.
+      clear_gradients(params_);
+      ++state_.step;
+      return;
+    }
+  }
   if (o_.grad_clip > 0) {
     std::vector<torch::Tensor> with_grad;
     for (const auto& [name, p] : params_) {
@@ -323,6 +367,7 @@ void Loop::train_epoch(int64_t epoch) {
   lo.prefetch = o_.prefetch;
   lo.seed = s_.seed;
   lo.task = s_.info.task;
+  lo.pin_memory = o_.pin_memory && device_.is_cuda();
   data::EpochLoader loader(s_.train, s_.augment, lo, epoch, epoch_order(s_, epoch));
 
   // An interrupted epoch: replay the loader up to where it stopped (the same batches, so the
@@ -334,8 +379,40 @@ void Loop::train_epoch(int64_t epoch) {
                   batches_per_epoch_);
   int64_t batch_index = state_.batches_done, micro = 0;
   const int64_t start_batch = batch_index;
+  auto diverge = [&](double value, int64_t first_batch, int64_t last_batch) {
+    stop_ = true;
+    result_.status = RunStatus::Diverged;
+    std::ostringstream os;
+    os << "loss is " << value << " at epoch " << epoch + 1 << ", batch " << first_batch;
+    if (last_batch != first_batch) os << "-" << last_batch;
+    os << " (step " << state_.step << ", lr " << current_lr(epoch)
+       << "); lower the learning rate, enable train.grad_clip or check the data";
+    result_.message = os.str();
+  };
+  // On CUDA, reading the loss after every batch would make the CPU wait for the GPU each step and
+  // leave it idle while the next step is queued: the loss is summed on the device and read every
+  // kLossReadEvery batches, so a NaN is caught within that window. On CPU it is read every batch.
+  const bool lazy_loss = device_.is_cuda();
+  constexpr int64_t kLossReadEvery = 25;
+  torch::Tensor pending_loss;
+  int64_t pending_count = 0, pending_from = batch_index + 1;
+  auto settle_loss = [&]() -> bool {
+    if (!pending_loss.defined()) return true;
+    const double sum = pending_loss.item<double>();
+    pending_loss = torch::Tensor();
+    if (!std::isfinite(sum)) {
+      diverge(sum, pending_from, batch_index);
+      return false;
+    }
+    state_.loss_sum += sum;
+    state_.loss_count += pending_count;
+    pending_count = 0;
+    pending_from = batch_index + 1;
+    return true;
+  };
   while (batch_index < batches_per_epoch_) {
     if (micro == 0 && c_.interrupt && c_.interrupt->load()) {
+      if (!settle_loss()) break;
       stop_ = true;
       result_.status = RunStatus::Interrupted;
       result_.message = "interrupted at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch_index);
@@ -348,23 +425,28 @@ void Loop::train_epoch(int64_t epoch) {
       Rng rng(Rng::mix(s_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch_index), 0xba7c));
       for (const auto& a : s_.batch_augment) a->apply(batch, s_.info.num_classes, rng);
     }
-    batch = to_device(std::move(batch), device_);
-    ModelOutput output = s_.model->forward(batch.input);
-    torch::Tensor loss = s_.loss->forward(output, batch);
-    const double value = loss.item<double>();
-    if (!std::isfinite(value)) {
-      stop_ = true;
-      result_.status = RunStatus::Diverged;
-      std::ostringstream os;
-      os << "loss is " << value << " at epoch " << epoch + 1 << ", batch " << batch_index + 1 << " (step "
-         << state_.step << ", lr " << current_lr(epoch)
-         << "); lower the learning rate, enable train.grad_clip or check the data";
-      result_.message = os.str();
-      break;
+    batch = to_device(std::move(batch), device_, channels_last_);
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(amp_dtype_);
+      ModelOutput output = s_.model->forward(batch.input);
+      loss = s_.loss->forward(output, batch);
     }
-    (o_.accumulate > 1 ? loss / static_cast<double>(o_.accumulate) : loss).backward();
-    state_.loss_sum += value * static_cast<double>(batch.size());
-    state_.loss_count += batch.size();
+    if (lazy_loss) {
+      torch::Tensor weighted = loss.detach().to(torch::kDouble) * static_cast<double>(batch.size());
+      pending_loss = pending_loss.defined() ? pending_loss + weighted : weighted;
+      pending_count += batch.size();
+    } else {
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        diverge(value, batch_index + 1, batch_index + 1);
+        break;
+      }
+      state_.loss_sum += value * static_cast<double>(batch.size());
+      state_.loss_count += batch.size();
+    }
+    if (o_.accumulate > 1) loss = loss / static_cast<double>(o_.accumulate);
+    (scaler_ ? scaler_->scale(loss) : loss).backward();
     ++batch_index;
     if (++micro == o_.accumulate) {
       micro = 0;
@@ -372,7 +454,12 @@ void Loop::train_epoch(int64_t epoch) {
       state_.batches_done = batch_index;
       if (c_.on_step) c_.on_step(epoch, state_.step);
     }
+    if (lazy_loss && (batch_index % kLossReadEvery == 0 || batch_index == batches_per_epoch_) && !settle_loss()) break;
     bar.update(batch_index, state_.loss_count ? state_.loss_sum / static_cast<double>(state_.loss_count) : 0.0);
+  }
+  if (!stop_ && !settle_loss()) {
+    bar.finish();
+    return;
   }
   // A last partial accumulation still updates the weights.
   if (!stop_ && micro > 0) optimizer_step(epoch);
@@ -405,6 +492,7 @@ std::map<std::string, double> Loop::evaluate(const Split& split, const std::stri
   lo.prefetch = o_.prefetch;
   lo.seed = s_.seed;
   lo.task = s_.info.task;
+  lo.pin_memory = o_.pin_memory && device_.is_cuda();
   std::vector<int64_t> order(split.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   // Evaluation transforms are drawn with epoch -1: the same for every evaluation.
@@ -416,8 +504,13 @@ std::map<std::string, double> Loop::evaluate(const Split& split, const std::stri
   int64_t done = 0;
   while (auto next = loader.next()) {
     if (c_.interrupt && c_.interrupt->load()) break;
-    Batch batch = to_device(std::move(*next), device_);
-    ModelOutput output = predict(batch.input);
+    Batch batch = to_device(std::move(*next), device_, channels_last_);
+    ModelOutput output;
+    {
+      AutocastScope autocast(amp_dtype_);
+      output = predict(batch.input);
+    }
+    if (output.logits.scalar_type() != torch::kFloat) output.logits = output.logits.to(torch::kFloat);
     if (adjust) output.logits = adjust(output.logits);
     if (collected) {
       collected->logits.push_back(output.logits.detach().to(torch::kCPU));
@@ -506,6 +599,11 @@ TrainResult Loop::run() {
       row.insert(values.begin(), values.end());
     }
     row["time_epoch_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (const auto& [k, v] : take_memory_peaks(device_)) row[k] = v;
+    if (scaler_) {
+      row["amp_loss_scale"] = scaler_->current_scale();
+      row["amp_skipped_steps"] = static_cast<double>(scaler_->skipped_steps());
+    }
     if (c_.interrupt && c_.interrupt->load()) {
       // Interrupted during validation: the epoch's training is complete; keep it, skip the row.
       state_.epoch = epoch + 1;
@@ -585,7 +683,7 @@ TrainResult Loop::run() {
   }
   if (!result_.history.empty())
     for (const auto& [k, v] : result_.history.back())
-      if (k != "epoch" && k != "step" && k.rfind("time_", 0) != 0) summary["final_" + k] = v;
+      if (k != "epoch" && k != "step" && k.rfind("time_", 0) != 0 && k.rfind("mem_", 0) != 0) summary["final_" + k] = v;
   if (result_.status == RunStatus::Finished && s_.test) {
     // Test what a user would deploy: the best checkpoint (already EMA weights when EMA evaluates),
     // unless the last epoch is the best or the run keeps no checkpoints.
@@ -606,6 +704,13 @@ TrainResult Loop::run() {
   }
   summary["skipped_samples"] = static_cast<double>(result_.skipped_samples);
   summary["steps"] = static_cast<double>(result_.steps);
+  for (const auto& row : result_.history)
+    for (const auto& [k, v] : row)
+      if (k.rfind("mem_", 0) == 0) {
+        double& peak = summary["peak_" + k.substr(4)];
+        peak = std::max(peak, v);
+      }
+  if (scaler_) summary["amp_skipped_steps"] = static_cast<double>(scaler_->skipped_steps());
   recorder_.call([&](RunRecorder& r, const std::string& id) { r.set_summary(id, summary); });
   if (!c_.run_dir.empty()) {
     files_.write_metrics(result_.history);

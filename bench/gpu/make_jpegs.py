@@ -1,0 +1,29 @@
+"""Writes N JPEG files (quality 90) in 10 class folders under ROOT for the end-to-end loader benchmark:
+smooth random colour fields with class-dependent stripes, so file sizes and decode cost are those of
+photos (not of flat colour or white noise). Usage: make_jpegs.py ROOT N SIZE"""
+import os
+import sys
+from multiprocessing import Pool
+
+import numpy as np
+from PIL import Image
+
+root, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+
+def make(i):
+    rng = np.random.default_rng(i)
+    c = i % 10
+    small = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
+    img = np.asarray(Image.fromarray(small).resize((size, size), Image.BICUBIC)).astype(np.int16)
+    yy = np.arange(size)[:, None]
+    img = img + (40 * np.sin(yy * (c + 1) * 0.05))[..., None].astype(np.int16)
+    img = img + rng.integers(-12, 12, img.shape, dtype=np.int16)
+    path = os.path.join(root, f"class{c}", f"{i:06d}.jpg")
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+for c in range(10):
+    os.makedirs(os.path.join(root, f"class{c}"), exist_ok=True)
+with Pool(os.cpu_count()) as pool:
+    pool.map(make, range(n), chunksize=64)
