@@ -18,7 +18,7 @@ for precision in bf16 fp16; do
   head -1 "$csv" | grep -q mem_gpu_peak_allocated_mb || { echo "FAIL: no GPU memory column"; exit 1; }
   if [ "$precision" = fp16 ]; then head -1 "$csv" | grep -q amp_loss_scale || { echo "FAIL: no loss scale"; exit 1; }; fi
   id=$(awk '/ finished /{print $2}' "$out")
-  "$XP" show "$id" --registry "$tmp/$precision/registry.db" | grep -q "device cuda" \
-    || { "$XP" show "$id" --registry "$tmp/$precision/registry.db"; echo "FAIL: device not recorded as cuda"; exit 1; }
+  shown=$("$XP" show "$id" --registry "$tmp/$precision/registry.db")
+  grep -q "device cuda" <<< "$shown" || { echo "$shown"; echo "FAIL: device not recorded as cuda"; exit 1; }
 done
 echo ok

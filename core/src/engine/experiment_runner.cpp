@@ -1,5 +1,7 @@
 #include "engine/experiment_runner.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include <unistd.h>
 
 #include <array>
@@ -104,7 +106,13 @@ RunInfo make_run_info(const RunSpec& spec, const RunRequest& request) {
   info.torch_version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                        std::to_string(TORCH_VERSION_PATCH);
   const bool cuda = torch::cuda::is_available();
-  info.cuda_version = cuda ? "available" : "";
+  if (cuda) {
+    // CUDA runtime version LibTorch was built with (e.g. 12040 -> "12.4") and cuDNN's.
+    const long rt = at::detail::getCUDAHooks().versionCUDART();
+    info.cuda_version = std::to_string(rt / 1000) + "." + std::to_string((rt % 1000) / 10);
+    if (const long dnn = at::detail::getCUDAHooks().versionCuDNN(); dnn > 0)
+      info.cuda_version += " (cuDNN " + std::to_string(dnn) + ")";
+  }
   const std::string device = TrainOptions::from_params(spec.train).device;
   info.device = device == "auto" ? (cuda ? "cuda" : "cpu") : device;
   if (!spec.source.empty()) {
