@@ -8,6 +8,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <torch/torch.h>
+
 #include "engine/trainer.h"
 #include "plugin_loader.h"
 #include "xp/plugin.h"
@@ -81,7 +83,10 @@ int main(int argc, char** argv) {
                                                                    {"in_channels", 3}, {"num_classes", 10}}));
     s.loss = std::make_shared<CrossEntropy>();
     s.info.num_classes = 10;
-    s.train = cnn ? std::make_shared<MemorySplit>(batch * 8, 28, 28, 1) : std::make_shared<MemorySplit>(batch * 8, 32, 32, 3);
+    // Enough samples for every step of the run in one epoch (a smaller split would end the epoch,
+    // and the run, before n_steps).
+    const int64_t n = batch * n_steps;
+    s.train = cnn ? std::make_shared<MemorySplit>(n, 28, 28, 1) : std::make_shared<MemorySplit>(n, 32, 32, 3);
     s.options.epochs = 1;
     s.options.batch_size = batch;
     s.options.max_steps_per_epoch = n_steps;
@@ -94,7 +99,6 @@ int main(int argc, char** argv) {
     xp::engine::TrainContext c;
     c.out = &sink;
     c.heartbeat_seconds = 0;
-    // Sample count of each batch is a multiple of the split: epochs of n_steps wrap around.
     auto t0 = std::chrono::steady_clock::now();
     xp::engine::train(s, c);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

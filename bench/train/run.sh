@@ -30,9 +30,9 @@ fi
 printf "%-12s %12s %12s %8s\n" model "xp steps/s" "py steps/s" "xp/py"
 for model in simple_cnn resnet; do
   xp_rate=$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" | awk '{print $3}')
-  py_rate=$(python3 "$here/bench_python.py" --model "$model" --steps "$steps" --warmup "$warmup" \
+  py_rate=$(/usr/bin/python3 "$here/bench_python.py" --model "$model" --steps "$steps" --warmup "$warmup" \
             --batch "$batch" --threads "$threads" | awk '{print $3}')
-  ratio=$(python3 -c "print(f'{$xp_rate / $py_rate:.2f}')")
+  ratio=$(/usr/bin/python3 -c "print(f'{$xp_rate / $py_rate:.2f}')")
   printf "%-12s %12s %12s %8s\n" "$model" "$xp_rate" "$py_rate" "$ratio"
 done
 echo "batch $batch, $threads threads, $steps timed steps after $warmup warm-up steps, $(nproc) cores" >&2
