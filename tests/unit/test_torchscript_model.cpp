@@ -66,7 +66,7 @@ def forward(self, x):
   fc.register_parameter("bias", torch::zeros({classes}), false);
   fc.define(R"(
 def forward(self, x):
-    return torch.linear(x, self.weight, self.bias)
+    return torch.addmm(self.bias, x, torch.t(self.weight))
 )");
   torch::jit::Module net = leaf(cu, "TinyNet");
   net.register_module("conv", conv);
