@@ -290,3 +290,26 @@ TEST_CASE("torchscript: clear errors for a missing file, a file that is not Torc
   auto logits = with("mode", "logits");
   CHECK_THROWS_WITH(make_model(logits), doctest::Contains("[2, 4, 8, 8]"));  // forward_features is not logits
 }
+
+TEST_CASE("torchscript: the shipped tiny backbone (tools/export_torchscript.py --tiny --features) on grey images") {
+  const std::string asset = XP_SOURCE_DIR "/experiments/assets/tiny_backbone.pt";
+  auto m = make_model({{"path", asset}, {"mode", "features"}, {"num_classes", 10}, {"in_channels", 1},
+                       {"input_size", xp_test::ints({3, 28, 28})}});
+  auto out = eval_output(*m, torch::rand({2, 1, 28, 28}));
+  CHECK(out.logits.sizes() == torch::IntArrayRef({2, 10}));
+  CHECK(out.aux.at("features").sizes() == torch::IntArrayRef({2, 64}));
+  // conv3x3 3->16, 16->32, 32->64 without bias, and a BatchNorm weight and bias after each.
+  int64_t backbone = 0;
+  for (const auto& p : m->named_parameters())
+    if (p.key().rfind("backbone.", 0) == 0) backbone += p.value().numel();
+  CHECK(backbone == 3 * 16 * 9 + 16 * 32 * 9 + 32 * 64 * 9 + 2 * (16 + 32 + 64));
+  CHECK(m->named_buffers().contains("backbone.features.2.1.running_var"));
+  // Its exported forward_features gives the maps before pooling; the plugin pools them the same way.
+  auto maps = make_model({{"path", asset}, {"mode", "features"}, {"method", "forward_features"}, {"num_classes", 10},
+                          {"input_size", xp_test::ints({3, 28, 28})}});
+  torch::Tensor x = torch::rand({2, 3, 28, 28});
+  auto via_maps = eval_output(*maps, x).aux.at("features");
+  auto pooled_inside = make_model({{"path", asset}, {"mode", "features"}, {"num_classes", 10},
+                                   {"input_size", xp_test::ints({3, 28, 28})}});
+  CHECK(torch::allclose(via_maps, eval_output(*pooled_inside, x).aux.at("features"), 1e-5, 1e-6));
+}
