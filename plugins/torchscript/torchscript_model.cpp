@@ -188,7 +188,7 @@ class TorchScriptModel : public xp::Model {
     return sizes[1];
   }
 
-  torch::Tensor adapt(const torch::Tensor& x) const {
+  torch::Tensor adapt(const torch::Tensor& x) {
     if (adapter_) return adapter_->forward(x);
     if (in_channels_ != backbone_channels_) return x.repeat({1, backbone_channels_, 1, 1});
     return x;
