@@ -65,8 +65,9 @@ class HierarchicalMetric : public Metric {
     counts_.disease_top1 += (disease_pred == target).sum().item<int64_t>();
     counts_.disease_topk += disease_topk_hit.sum().item<int64_t>();
     counts_.cascade_top1 += (cascade_pred == target).sum().item<int64_t>();
+    torch::Tensor predicted = disease_pred.contiguous();
     const int64_t* t = target.data_ptr<int64_t>();
-    const int64_t* d = disease_pred.contiguous().data_ptr<int64_t>();
+    const int64_t* d = predicted.data_ptr<int64_t>();
     for (int64_t i = 0; i < target.size(0); ++i) ++confusion_[t[i] * groups_.leaves() + d[i]];
   }
 

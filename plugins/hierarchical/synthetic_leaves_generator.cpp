@@ -167,7 +167,7 @@ cv::Mat SyntheticLeavesGenerator::image(int64_t split, int64_t index) const {
       // The stalk: a thin dark-green line out of the base.
       const double stalk_from = outline(species.shape, kPi);
       if (u < -stalk_from * 0.9 && u > -stalk_from - 0.35 && std::abs(w) * half_length < 0.7)
-        blend(v, cv::Vec3f(0.25f, 0.35f, 0.12f), 0.9 / std::max(contrast, 1e-6));
+        v = v * 0.1f + cv::Vec3f(0.25f, 0.35f, 0.12f) * 0.9f;
       if (cover > 0.0) {
         cv::Vec3f c = leaf_colour * static_cast<float>(1.0 + 0.08 * t);
         if (std::abs(w) * half_length < 0.6 && u > -edge) c = c * 1.12f;  // midrib
