@@ -1,5 +1,7 @@
 // Images listed in CSV files, one per split: a path column and a label column holding either class
 // names or class indices. Relative paths are resolved against `root` (default: the CSV's folder).
+// With a group column (species, disease for hierarchical classification) a class is the pair,
+// named "group/label" (docs/plugins.md, class_groups).
 #include <xp/plugin.h>
 
 #include <algorithm>
@@ -46,7 +48,7 @@ bool is_index(const std::string& s) {
 }
 
 struct Row {
-  std::string path, label, where;  // where = "file:line"
+  std::string path, label, where;  // where = "file:line"; label is "group/label" with a group column
 };
 
 class CsvImages : public xp::Dataset {
@@ -60,6 +62,9 @@ class CsvImages : public xp::Dataset {
         .add_bool("header", true, "the first line names the columns")
         .add_string("path_column", "path", "column with the image path (header = true; else column 1)")
         .add_string("label_column", "label", "column with the class name or index (header = true; else column 2)")
+        .add_string("group_column", "", "column with the group of the class, e.g. species next to a disease "
+                                        "label: classes become \"group/label\" (\"\" = none; header = false: "
+                                        "any text = column 3)")
         .add_strings("class_names", {}, "class names in index order (empty = sorted names from the train CSV, "
                                         "or indices when every label is a number)")
         .add_int("limit", 0, "at most this many samples per split, seeded (0 = all)").min(0)
@@ -134,7 +139,8 @@ class CsvImages : public xp::Dataset {
     std::ifstream in(csv);
     if (!in) throw xp::ConfigError("csv_images: cannot open " + csv);
     const fs::path base = root.empty() ? fs::path(csv).parent_path() : fs::path(root);
-    size_t path_col = 0, label_col = 1, line_no = 0;
+    const bool grouped = !p.get_string("group_column").empty();
+    size_t path_col = 0, label_col = 1, group_col = 2, line_no = 0;
     std::vector<std::string> fields;
     std::vector<Row> rows;
     std::string line;
@@ -148,15 +154,21 @@ class CsvImages : public xp::Dataset {
       if (line_no == 1 && p.get_bool("header")) {
         path_col = column(fields, p.get_string("path_column"), where);
         label_col = column(fields, p.get_string("label_column"), where);
+        if (grouped) group_col = column(fields, p.get_string("group_column"), where);
         continue;
       }
-      if (fields.size() <= std::max(path_col, label_col))
-        throw xp::ConfigError("csv_images: expected at least " + std::to_string(std::max(path_col, label_col) + 1) +
-                                  " columns, found " + std::to_string(fields.size()),
+      const size_t needed = std::max({path_col, label_col, grouped ? group_col : 0}) + 1;
+      if (fields.size() < needed)
+        throw xp::ConfigError("csv_images: expected at least " + std::to_string(needed) + " columns, found " +
+                                  std::to_string(fields.size()),
                               where);
       Row r{fields[path_col], fields[label_col], where};
       if (r.path.empty()) throw xp::ConfigError("csv_images: empty image path", where);
       if (r.label.empty()) throw xp::ConfigError("csv_images: empty label", where);
+      if (grouped) {
+        if (fields[group_col].empty()) throw xp::ConfigError("csv_images: empty group", where);
+        r.label = fields[group_col] + "/" + r.label;
+      }
       if (fs::path(r.path).is_relative()) r.path = (base / r.path).string();
       rows.push_back(std::move(r));
     }

@@ -1,6 +1,8 @@
 // Images sorted into one folder per class: root/<split>/<class>/* (train plus optional val|valid|
 // validation and test folders), or root/<class>/* with val/test carved out, stratified and seeded.
-// Class indices follow the sorted class folder names of the training images.
+// Class indices follow the sorted class folder names of the training images. With depth = 2 the
+// classes are two levels deep, root/[<split>/]<group>/<class>/*, named "group/class" (species/
+// disease for hierarchical classification: docs/plugins.md, class_groups).
 #include <xp/plugin.h>
 
 #include <algorithm>
@@ -43,7 +45,7 @@ class ImageFolder : public xp::Dataset {
   static xp::Schema schema() {
     xp::Schema s(
         "Images in one folder per class: root/<split>/<class>/* or root/<class>/*; class indices follow the "
-        "sorted class folder names");
+        "sorted class folder names; depth = 2 for root/<group>/<class>/* classes named \"group/class\"");
     s.add_required("root", xp::ParamType::String, "dataset folder")
         .add_float("val_fraction", 0.1, "fraction of each class carved from train as val, when there is no "
                                         "val/valid/validation folder").range(0.0, 0.9)
@@ -52,13 +54,18 @@ class ImageFolder : public xp::Dataset {
         .add_int("split_seed", 0, "seed of the carving (independent of the run seed)").min(0)
         .add_strings("extensions", {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"},
                      "file extensions that count as images (case-insensitive)")
-        .add_int("limit", 0, "at most this many samples per split, drawn with split_seed (0 = all)").min(0);
+        .add_int("limit", 0, "at most this many samples per split, drawn with split_seed (0 = all)").min(0)
+        .add_int("depth", 1, "folder levels that name the class: 1 = <class>, 2 = <group>/<class> (class "
+                             "\"group/class\", e.g. species/disease)").range(1, 2);
     xp::classification::DecodeOptions::add_to(s);
     return s;
   }
 
   explicit ImageFolder(const xp::Params& p)
-      : root_(p.get_string("root")), decode_(xp::classification::DecodeOptions::from(p)), limit_(p.get_int("limit")) {
+      : root_(p.get_string("root")),
+        decode_(xp::classification::DecodeOptions::from(p)),
+        limit_(p.get_int("limit")),
+        depth_(p.get_int("depth")) {
     for (const auto& e : p.get_strings("extensions")) extensions_.push_back(lower(e));
     if (!fs::is_directory(root_)) throw xp::ConfigError("image_folder: root " + root_.string() + " is not a folder");
     const double val_fraction = p.get_float("val_fraction"), test_fraction = p.get_float("test_fraction");
@@ -69,10 +76,11 @@ class ImageFolder : public xp::Dataset {
     fs::path train_dir = root_ / "train";
     const bool split_folders = fs::is_directory(train_dir);
     if (!split_folders) train_dir = root_;
-    classes_ = sorted_subfolders(train_dir);
+    classes_ = class_folders(train_dir);
     if (classes_.empty())
       throw xp::ConfigError("image_folder: no class folders in " + train_dir.string() +
-                            " (expected root/<class>/* or root/train/<class>/*)");
+                            (depth_ == 1 ? " (expected root/<class>/* or root/train/<class>/*)"
+                                         : " (depth = 2 expects root/<group>/<class>/* or root/train/<group>/<class>/*)"));
     FileList train = list_files(train_dir);
 
     fs::path val_dir, test_dir;
@@ -115,11 +123,28 @@ class ImageFolder : public xp::Dataset {
   }
 
  private:
+  // "class" (depth 1) or "group/class" (depth 2), sorted by group then class. A group folder
+  // without class folders is an error: its images would silently have no class.
+  std::vector<std::string> class_folders(const fs::path& dir) const {
+    if (depth_ == 1) return sorted_subfolders(dir);
+    std::vector<std::string> out;
+    for (const auto& group : sorted_subfolders(dir)) {
+      auto classes = sorted_subfolders(dir / group);
+      if (classes.empty())
+        throw xp::ConfigError("image_folder: depth = 2 but " + (dir / group).string() +
+                              " has no class folders (expected <group>/<class>/*)");
+      for (const auto& c : classes) out.push_back(group + "/" + c);
+    }
+    return out;
+  }
+
   FileList list_files(const fs::path& dir) const {
     FileList out;
-    for (const auto& class_name : sorted_subfolders(dir)) {
-      auto pos = std::lower_bound(classes_.begin(), classes_.end(), class_name);
-      if (pos == classes_.end() || *pos != class_name)
+    for (const auto& class_name : class_folders(dir)) {
+      // Not a binary search: "group/class" names are ordered by group first, which is not the
+      // plain string order when a group name is a prefix of another ("ash" < "ash-tree").
+      auto pos = std::find(classes_.begin(), classes_.end(), class_name);
+      if (pos == classes_.end())
         throw xp::ConfigError("image_folder: class folder " + (dir / class_name).string() +
                               " has no counterpart among the training classes");
       std::vector<std::string> files;
@@ -137,6 +162,7 @@ class ImageFolder : public xp::Dataset {
   fs::path root_;
   xp::classification::DecodeOptions decode_;
   int64_t limit_;
+  int64_t depth_;
   std::vector<std::string> extensions_;
   std::vector<std::string> classes_;
   std::map<std::string, FileList> splits_;

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -55,10 +56,42 @@ std::shared_ptr<const Split> optional_split(Dataset& dataset, const std::string&
 
 }  // namespace
 
+std::vector<int64_t> class_groups_from_names(const std::vector<std::string>& class_names) {
+  std::vector<int64_t> groups;
+  std::vector<std::string> seen;  // group names in order of first appearance
+  for (size_t i = 0; i < class_names.size(); ++i) {
+    const std::string& name = class_names[i];
+    const size_t slash = name.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == name.size())
+      throw ConfigError("class " + std::to_string(i) + " is named '" + name +
+                        "', not 'group/leaf' (e.g. 'tomato/early_blight')");
+    const std::string group = name.substr(0, slash);
+    auto it = std::find(seen.begin(), seen.end(), group);
+    if (it == seen.end()) it = seen.insert(seen.end(), group);
+    groups.push_back(static_cast<int64_t>(it - seen.begin()));
+  }
+  return groups;
+}
+
 Params fill_from_dataset(const Params& params, const DatasetInfo& info) {
   Params out = params;
   if (out.has("num_classes") && out.get("num_classes").type() == Value::Type::Int && out.get_int("num_classes") == 0)
     out = out.with("num_classes", Value(info.num_classes));
+  if (out.has("class_groups") && out.get("class_groups").type() == Value::Type::List &&
+      out.get("class_groups").as_list().empty()) {
+    std::vector<int64_t> groups;
+    try {
+      if (info.class_names.empty()) throw ConfigError("the dataset does not name its classes");
+      groups = class_groups_from_names(info.class_names);
+    } catch (const ConfigError& e) {
+      throw ConfigError(params.plugin() + ": class_groups = [] takes the groups from the dataset's class names "
+                            "'group/leaf', but " + e.what() +
+                            "; use a two-level dataset (image_folder depth = 2, csv_images group_column, "
+                            "synthetic_leaves) or set class_groups",
+                        params.where());
+    }
+    out = out.with("class_groups", Value(Value::List(groups.begin(), groups.end())));
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/run_spec.h"
 #include "engine/trainer.h"
@@ -22,8 +23,15 @@ TrainSetup build_setup(const RunSpec& spec);
 // `xp augment preview`, so the preview loads exactly what training loads.
 TrainSetup build_data_setup(const RunSpec& spec);
 
-// Params with num_classes = 0 replaced by the dataset's number of classes (the SDK convention).
+// Params with num_classes = 0 replaced by the dataset's number of classes, and class_groups = []
+// by the group of each class (the SDK conventions, docs/plugins.md). Throws xp::ConfigError at the
+// plugin's table when a plugin needs groups and the class names are not "group/leaf".
 Params fill_from_dataset(const Params& params, const DatasetInfo& info);
+
+// The group index of each class named "group/leaf": groups are numbered in order of first
+// appearance (for sorted names, the sorted order of the groups). Throws xp::ConfigError naming the
+// first class without a "group/" prefix.
+std::vector<int64_t> class_groups_from_names(const std::vector<std::string>& class_names);
 
 // Host, pid, versions, device and the git state of the experiment file's repository.
 RunInfo make_run_info(const RunSpec& spec, const std::string& command_line);
