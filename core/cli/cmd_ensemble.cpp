@@ -99,7 +99,7 @@ void check_member(const RunRecord& run, const std::string& checkpoint) {
     throw ConfigError("run " + run.id + " is itself an ensemble (of " + registry::join_members(registry::ensemble_members(run)) +
                       "); name its members instead");
   if (run.status != RunStatus::Finished)
-    throw ConfigError("run " + run.id + " is " + run_status_name(run.status) +
+    throw ConfigError("run " + run.id + " has status " + run_status_name(run.status) +
                       ", not finished; only finished runs can be ensemble members");
   const fs::path file = fs::path(run.info.run_dir) / "checkpoints" / (checkpoint + ".pt");
   std::error_code ec;
@@ -212,7 +212,7 @@ int ensemble(const std::vector<std::string>& args) {
     Value::List member_list, weight_list;
     for (const auto& id : ids) member_list.emplace_back(id);
     for (double w : weights) weight_list.emplace_back(w);
-    Value::Table config = {{"ensemble", Value(Value::Table{{"members", Value(member_list)},
+    Value::Table description = {{"ensemble", Value(Value::Table{{"members", Value(member_list)},
                                                            {"weights", Value(weight_list)},
                                                            {"tta", Value(tta)},
                                                            {"checkpoint", Value(checkpoint)},
@@ -220,9 +220,9 @@ int ensemble(const std::vector<std::string>& args) {
     RunInfo info;
     info.experiment = experiment;
     info.variant = name.empty() ? "ensemble" : name;
-    info.config_text = config::canonical_toml(config);
+    info.config_text = config::canonical_toml(description);
     info.config_hash = sha256_hex(info.config_text);
-    info.params = config::flatten(config);
+    info.params = config::flatten(description);
     info.params["ensemble.size"] = std::to_string(ids.size());
     info.command_line = "xp ensemble";
     for (const auto& a : args) info.command_line += " " + a;
