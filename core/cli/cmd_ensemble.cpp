@@ -253,7 +253,14 @@ int ensemble(const std::vector<std::string>& args) {
     }
     registry.add_artifact(ensemble_id, (ensemble_dir / "config.toml").string(), "config");
     registry.add_artifact(ensemble_id, (ensemble_dir / "members.csv").string(), "members");
-    registry.set_summary(ensemble_id, scores.ensemble);
+    // The metric plugins' values first: `xp report` defaults to an experiment's first summary value.
+    std::map<std::string, double> plugin_values = scores.ensemble, nll;
+    if (auto it = plugin_values.find("test_nll"); it != plugin_values.end()) {
+      nll.insert(*it);
+      plugin_values.erase(it);
+    }
+    registry.set_summary(ensemble_id, plugin_values);
+    if (!nll.empty()) registry.set_summary(ensemble_id, nll);
     registry.finish(ensemble_id, RunStatus::Finished);
   }
 

@@ -231,7 +231,11 @@ EnsembleScores evaluate_ensemble(const std::vector<EnsembleMember>& members, con
   scores.classes = mean.probabilities.size(1);
   for (const auto& p : predictions) scores.members.push_back(score_predictions(p, mean.present, metrics, options.split));
   scores.ensemble = score_predictions(mean, mean.present, metrics, options.split);
-  for (const auto& [k, v] : scores.ensemble) scores.metric_names.push_back(k);
+  // The metric plugins' values, then the NLL this file adds.
+  const std::string nll = options.split + "_nll";
+  for (const auto& [k, v] : scores.ensemble)
+    if (k != nll) scores.metric_names.push_back(k);
+  if (scores.ensemble.count(nll)) scores.metric_names.push_back(nll);
   return scores;
 }
 

@@ -45,7 +45,7 @@ struct EnsembleOptions {
 };
 
 struct EnsembleScores {
-  std::vector<std::string> metric_names;                   // "test_top1", ..., "test_nll"
+  std::vector<std::string> metric_names;                   // "test_top1", ..., then "test_nll"
   std::vector<std::map<std::string, double>> members;      // one per member, in order
   std::map<std::string, double> ensemble;
   int64_t samples = 0;   // scored: present in every member's pass
