@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "command.h"
+#include "ensemble_members.h"
 #include "options.h"
 #include "run_json.h"
 #include "run_registry.h"
@@ -36,6 +37,7 @@ int show(const std::vector<std::string>& args) {
   RunRecord run = registry.find_run(run_key);
   auto history = registry.metric_history(run.id);
   auto artifacts = registry.artifacts(run.id);
+  const auto member_ids = registry::ensemble_members(run);
 
   // Per-epoch metrics as one row per (epoch, step) with a column per metric name.
   std::vector<std::string> names;
@@ -69,6 +71,7 @@ int show(const std::vector<std::string>& args) {
       arts.push_back({{"path", a.path}, {"kind", a.kind}, {"size", a.size < 0 ? nlohmann::json(nullptr) : nlohmann::json(a.size)},
                       {"sha256", a.sha256}});
     j["artifacts"] = arts;
+    if (registry::is_ensemble(run)) j["members"] = member_ids;
     std::cout << j.dump(2) << "\n";
     return kOk;
   }
@@ -105,6 +108,30 @@ int show(const std::vector<std::string>& args) {
       first = false;
     }
     os << "\n";
+  }
+  if (registry::is_ensemble(run)) {
+    // Each member with its own recorded values of the ensemble's summary metrics.
+    os << "\nmembers (" << member_ids.size() << "):\n";
+    std::vector<std::string> header = {"run", "experiment", "variant", "seed", "status"};
+    header.insert(header.end(), run.summary_order.begin(), run.summary_order.end());
+    registry::TextTable t(header);
+    for (const auto& id : member_ids) {
+      auto member = registry.get_run(id);
+      if (!member) {
+        std::vector<std::string> row = {id, "(deleted)", "-", "-", "-"};
+        row.resize(header.size(), "-");
+        t.add_row(row);
+        continue;
+      }
+      std::vector<std::string> row = {id, member->info.experiment, member->info.variant.empty() ? "-" : member->info.variant,
+                                      std::to_string(member->info.seed), run_status_name(member->status)};
+      for (const auto& n : run.summary_order) {
+        auto it = member->summary.find(n);
+        row.push_back(it == member->summary.end() ? "-" : registry::format_value(it->second, 6));
+      }
+      t.add_row(row);
+    }
+    os << indent(t.text());
   }
   if (!run.summary.empty()) {
     os << "\nsummary:\n";

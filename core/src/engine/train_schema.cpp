@@ -107,7 +107,7 @@ Schema train_schema() {
       .add_section("early_stopping", early_stopping_schema(), "early stopping")
       .add_section("ema", ema_schema(), "EMA of weights")
       .add_string("tta", "none", "test-time augmentation for validation and test")
-      .choices({"none", "hflip", "flips", "multiscale"})
+      .choices({"none", "hflip", "flips", "multiscale", "five_crop"})
       .add_section("calibration", calibration_schema(), "threshold and temperature calibration")
       .add_strings("console", {}, "metrics on the console's epoch line, without split prefix (e.g. [\"top1\", \"f1\"]); "
                    "empty = all; metrics.csv and the registry always get every metric");

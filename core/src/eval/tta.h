@@ -10,8 +10,10 @@
 
 namespace xp {
 
-// "none", "hflip" (identity + horizontal flip), "flips" (identity, h, v, hv) or "multiscale"
-// (classification: 0.875x, 1x, 1.125x resized inputs). Throws xp::ConfigError naming the valid modes.
+// "none", "hflip" (identity + horizontal flip), "flips" (identity, h, v, hv), "multiscale"
+// (classification: 0.875x, 1x, 1.125x resized inputs) or "five_crop" (classification: the centre
+// and the four corners, 87.5% of each side, resized back to the input size). Throws
+// xp::ConfigError naming the valid modes.
 void check_tta_mode(const std::string& mode);
 const std::vector<std::string>& tta_modes();
 
