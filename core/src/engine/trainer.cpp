@@ -793,6 +793,7 @@ TrainResult Loop::run() {
       r.add_artifact(id, files_.skipped_report_path().string(), "report");
       r.add_artifact(id, files_.metrics_path().string(), "metrics");
       r.add_artifact(id, files_.log_path().string(), "log");
+      if (tensorboard_) r.add_artifact(id, tensorboard_->path().string(), "tensorboard");
     });
   }
   if (result_.status == RunStatus::Diverged) log("diverged: " + result_.message);
