@@ -144,6 +144,15 @@ struct TempDir {
   }
 };
 
+std::vector<fs::path> events_files(const fs::path& run_dir) {
+  std::vector<fs::path> out;
+  if (!fs::is_directory(run_dir / "tensorboard")) return out;
+  for (const auto& e : fs::directory_iterator(run_dir / "tensorboard"))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0 && fs::file_size(e.path()) > 0)
+      out.push_back(e.path());
+  return out;
+}
+
 TrainContext quiet_context(std::ostringstream& sink) {
   TrainContext c;
   c.out = &sink;
@@ -256,6 +265,21 @@ TEST_CASE("engine: trains, evaluates, writes run files and records") {
   CHECK(run.metrics[0].second.count("lr") == 1);
   CHECK(run.summary.count("test_top1") == 1);
   CHECK(sink.str().find("epoch 3/3") != std::string::npos);
+  // TensorBoard is on by default: one events file (its contents: test_tensorboard.cpp and
+  // tests/cli/tensorboard_events.sh).
+  CHECK(events_files(dir.path).size() == 1);
+}
+
+TEST_CASE("engine: train.tensorboard.enabled = false writes no events") {
+  TempDir dir;
+  auto s = make_setup();
+  s.options.epochs = 1;
+  s.options.tensorboard.enabled = false;
+  std::ostringstream sink;
+  auto c = quiet_context(sink);
+  c.run_dir = dir.path;
+  REQUIRE(train(s, c).status == xp::RunStatus::Finished);
+  CHECK_FALSE(fs::exists(dir.path / "tensorboard"));
 }
 
 TEST_CASE("engine: metrics are identical for 0, 1 and 3 loader workers") {
@@ -384,6 +408,7 @@ TEST_CASE("engine: an interrupted and resumed run equals an uninterrupted one") 
   CHECK(comparable(resumed.history) == comparable(full.history));
   CHECK(resumed.summary.at("test_top1") == full.summary.at("test_top1"));
   CHECK(same_weights(weights(*c.model), weights(*a.model)));
+  CHECK(events_files(split_dir.path).size() == 2);  // the resumed process appends its own file
 }
 
 TEST_CASE("engine: a NaN loss stops the run as diverged") {

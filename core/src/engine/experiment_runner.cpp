@@ -196,6 +196,10 @@ RunOutcome run_one(const RunSpec& spec, RunRecorder& recorder, const RunRequest&
     context.interrupt = request.interrupt;
     context.out = request.out;
     context.tty = request.tty;
+    context.hparams = spec.flat;
+    context.hparams["seed"] = std::to_string(spec.seed);
+    if (!spec.variant.empty()) context.hparams["variant"] = spec.variant;
+    context.pixel_normalization = find_normalization(spec.augment);
     outcome.result = train(setup, context);
   } catch (const std::exception& e) {
     recorder.finish(outcome.run_id, RunStatus::Failed, e.what());

@@ -123,6 +123,9 @@ TrainOptions TrainOptions::from_params(const Params& train) {
   Params ca = r.section("calibration");
   Reader rca(ca, r.sub("calibration"));
   o.calibration = {rca.b("enabled"), rca.b("temperature"), rca.b("threshold")};
+  Params tb = r.section("tensorboard");
+  Reader rtb(tb, r.sub("tensorboard"));
+  o.tensorboard = {rtb.b("enabled"), rtb.i("log_every_n_steps"), rtb.i("images")};
   return o;
 }
 

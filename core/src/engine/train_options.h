@@ -61,6 +61,12 @@ struct CalibrationOptions {
   bool enabled = false, temperature = true, threshold = true;
 };
 
+struct TensorBoardOptions {
+  bool enabled = true;
+  int64_t log_every_n_steps = 10;
+  int64_t images = 8;  // sample training images logged once; 0 = none
+};
+
 struct TrainOptions {
   int64_t epochs = 10, batch_size = 32, eval_batch_size = 0, accumulate = 1;
   double grad_clip = 0.0;
@@ -77,6 +83,7 @@ struct TrainOptions {
   std::string tta = "none";  // see eval/tta.h
   std::vector<std::string> console;  // metric stems on the epoch line; empty = all
   CalibrationOptions calibration;
+  TensorBoardOptions tensorboard;
 
   static TrainOptions from_params(const Params& train);
   // Epochs of the whole run: the stages' sum when stages are given.

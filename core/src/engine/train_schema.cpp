@@ -78,6 +78,13 @@ Schema calibration_schema() {
       .add_bool("threshold", true, "binary segmentation: choose the threshold that maximises validation F1");
 }
 
+Schema tensorboard_schema() {
+  return Schema("TensorBoard events in the run folder (tensorboard/), for `tensorboard --logdir xp-runs`")
+      .add_bool("enabled", true, "write TensorBoard event files")
+      .add_int("log_every_n_steps", 10, "log the training loss and learning rate every N optimizer steps").min(1)
+      .add_int("images", 8, "training inputs (after augmentation) logged once from the first batch (0 = none)").min(0);
+}
+
 }  // namespace
 
 Schema train_schema() {
@@ -109,6 +116,7 @@ Schema train_schema() {
       .add_string("tta", "none", "test-time augmentation for validation and test")
       .choices({"none", "hflip", "flips", "multiscale", "five_crop"})
       .add_section("calibration", calibration_schema(), "threshold and temperature calibration")
+      .add_section("tensorboard", tensorboard_schema(), "TensorBoard logging")
       .add_strings("console", {}, "metrics on the console's epoch line, without split prefix (e.g. [\"top1\", \"f1\"]); "
                    "empty = all; metrics.csv and the registry always get every metric");
 }

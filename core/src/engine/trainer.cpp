@@ -24,6 +24,7 @@
 #include "engine/param_groups.h"
 #include "engine/progress.h"
 #include "engine/run_files.h"
+#include "engine/tensorboard_writer.h"
 #include "eval/calibration.h"
 #include "eval/tta.h"
 #include "suggest.h"
@@ -187,6 +188,11 @@ class Loop {
   void setup();
   void train_epoch(int64_t epoch);
   void optimizer_step(int64_t epoch);
+  // TensorBoard: per-step loss and lr, sample inputs, each epoch's row, the summary at the end.
+  void tensorboard_step(int64_t epoch);
+  void tensorboard_images(const torch::Tensor& input);
+  void tensorboard_row(const std::map<std::string, double>& row);
+  void tensorboard_finish(const std::map<std::string, double>& summary);
   // `adjust` rewrites the logits before the loss and metrics see them (calibration); `collected`
   // receives every logit and target (calibration fits on them).
   std::map<std::string, double> evaluate(const Split& split, const std::string& prefix, int64_t epoch,
@@ -224,6 +230,10 @@ class Loop {
   std::unique_ptr<WeightEma> ema_;
   TrainResult result_;
   bool stop_ = false;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;  // null when train.tensorboard is off or no run folder
+  // Training loss read since the last logged step (on CUDA only what the lazy loss read has settled).
+  double tb_loss_sum_ = 0;
+  int64_t tb_loss_count_ = 0;
 };
 
 void Loop::log(const std::string& line) {
@@ -361,6 +371,44 @@ void Loop::optimizer_step(int64_t epoch) {
   ++state_.step;
 }
 
+void Loop::tensorboard_step(int64_t epoch) {
+  if (!tensorboard_ || state_.step % o_.tensorboard.log_every_n_steps != 0) return;
+  // The rate this step used (the schedule is a function of the step count, as for the epoch row).
+  tensorboard_->scalar("step/lr", state_.step, schedule_->lr(state_.step - 1, base_lr(epoch)));
+  if (tb_loss_count_ == 0) return;  // CUDA: nothing read since the last point; the next one has it
+  tensorboard_->scalar("step/train_loss", state_.step, tb_loss_sum_ / static_cast<double>(tb_loss_count_));
+  tb_loss_sum_ = 0;
+  tb_loss_count_ = 0;
+}
+
+void Loop::tensorboard_images(const torch::Tensor& input) {
+  if (!tensorboard_ || o_.tensorboard.images <= 0) return;
+  const auto images = batch_to_pixels(input, o_.tensorboard.images, c_.pixel_normalization);
+  for (size_t i = 0; i < images.size(); ++i)
+    tensorboard_->image("train_inputs/" + std::to_string(i), state_.step, images[i]);
+}
+
+// Every value of the epoch's row (as in metrics.csv) at the step the epoch ended on; then a flush,
+// so TensorBoard shows the epoch as soon as it is logged.
+void Loop::tensorboard_row(const std::map<std::string, double>& row) {
+  if (!tensorboard_) return;
+  for (const auto& [k, v] : row)
+    if (k != "epoch" && k != "step") tensorboard_->scalar("epoch/" + k, state_.step, v);
+  tensorboard_->flush();
+}
+
+void Loop::tensorboard_finish(const std::map<std::string, double>& summary) {
+  if (!tensorboard_) return;
+  // An interrupted run is resumed into the same session: no summary or end yet.
+  if (result_.status != RunStatus::Interrupted) {
+    for (const auto& [k, v] : summary) tensorboard_->scalar("summary/" + k, result_.steps, v);
+    tensorboard_->session_end(result_.steps, result_.status == RunStatus::Finished
+                                                 ? tensorboard::SessionStatus::Success
+                                                 : tensorboard::SessionStatus::Failure);
+  }
+  tensorboard_->flush();
+}
+
 void Loop::train_epoch(int64_t epoch) {
   s_.model->train();
   s_.loss->train();
@@ -417,6 +465,8 @@ void Loop::train_epoch(int64_t epoch) {
     }
     state_.loss_sum += sum;
     state_.loss_count += pending_count;
+    tb_loss_sum_ += sum;
+    tb_loss_count_ += pending_count;
     pending_count = 0;
     pending_from = batch_index + 1;
     return true;
@@ -436,6 +486,7 @@ void Loop::train_epoch(int64_t epoch) {
       Rng rng(Rng::mix(s_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch_index), 0xba7c));
       for (const auto& a : s_.batch_augment) a->apply(batch, s_.info.num_classes, rng);
     }
+    if (epoch == 0 && batch_index == 0) tensorboard_images(batch.input);  // still on the CPU: no device sync
     batch = to_device(std::move(batch), device_, channels_last_);
     torch::Tensor loss;
     {
@@ -455,6 +506,8 @@ void Loop::train_epoch(int64_t epoch) {
       }
       state_.loss_sum += value * static_cast<double>(batch.size());
       state_.loss_count += batch.size();
+      tb_loss_sum_ += value * static_cast<double>(batch.size());
+      tb_loss_count_ += batch.size();
     }
     if (o_.accumulate > 1) loss = loss / static_cast<double>(o_.accumulate);
     (scaler_ ? scaler_->scale(loss) : loss).backward();
@@ -462,6 +515,7 @@ void Loop::train_epoch(int64_t epoch) {
     if (++micro == o_.accumulate) {
       micro = 0;
       optimizer_step(epoch);
+      tensorboard_step(epoch);
       state_.batches_done = batch_index;
       if (c_.on_step) c_.on_step(epoch, state_.step);
     }
@@ -473,7 +527,10 @@ void Loop::train_epoch(int64_t epoch) {
     return;
   }
   // A last partial accumulation still updates the weights.
-  if (!stop_ && micro > 0) optimizer_step(epoch);
+  if (!stop_ && micro > 0) {
+    optimizer_step(epoch);
+    tensorboard_step(epoch);
+  }
   bar.finish();
   note_skipped("train", epoch, loader.skipped());
   if (!stop_ && batch_index == start_batch && batches_per_epoch_ > 0)
@@ -570,6 +627,10 @@ TrainResult Loop::run() {
     log("resumed from " + last.string() + " at epoch " + std::to_string(state_.epoch + 1) + ", batch " +
         std::to_string(state_.batches_done) + ", step " + std::to_string(state_.step));
   }
+  if (o_.tensorboard.enabled && !c_.run_dir.empty()) {
+    tensorboard_ = std::make_unique<TensorBoardWriter>(c_.run_dir / "tensorboard");
+    tensorboard_->session_start(c_.hparams);
+  }
   const auto& ck = o_.checkpoint;
   std::string monitor = ck.monitor;
   std::string monitor_mode = ck.mode;
@@ -627,6 +688,7 @@ TrainResult Loop::run() {
     }
     result_.history.push_back(row);
     ++result_.epochs_done;
+    tensorboard_row(row);
 
     // Monitor, checkpoints, records.
     auto mon = row.find(monitor);
@@ -723,6 +785,7 @@ TrainResult Loop::run() {
       }
   if (scaler_) summary["amp_skipped_steps"] = static_cast<double>(scaler_->skipped_steps());
   recorder_.call([&](RunRecorder& r, const std::string& id) { r.set_summary(id, summary); });
+  tensorboard_finish(summary);
   if (!c_.run_dir.empty()) {
     files_.write_metrics(result_.history);
     files_.write_skipped_report();
@@ -730,6 +793,7 @@ TrainResult Loop::run() {
       r.add_artifact(id, files_.skipped_report_path().string(), "report");
       r.add_artifact(id, files_.metrics_path().string(), "metrics");
       r.add_artifact(id, files_.log_path().string(), "log");
+      if (tensorboard_) r.add_artifact(id, tensorboard_->path().string(), "tensorboard");
     });
   }
   if (result_.status == RunStatus::Diverged) log("diverged: " + result_.message);

@@ -8,9 +8,11 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/sample_images.h"
 #include "engine/train_options.h"
 #include "run_recorder.h"
 #include "xp/augmentation.h"
@@ -44,6 +46,10 @@ struct TrainContext {
   std::ostream* out = &std::cout;
   bool tty = false;                // live progress bar
   double heartbeat_seconds = 30.0;
+  // TensorBoard (train.tensorboard): the run's hyperparameters (flat resolved config, plus the seed)
+  // for the HParams dashboard, and the `normalize` to invert when showing training images.
+  std::map<std::string, std::string> hparams;
+  std::optional<PixelNormalization> pixel_normalization;
   // Called after every optimizer step with (0-based epoch, global step); tests use it to interrupt.
   std::function<void(int64_t, int64_t)> on_step;
 };

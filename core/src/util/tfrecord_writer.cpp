@@ -1,0 +1,52 @@
+#include "util/tfrecord_writer.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "util/crc32c.h"
+
+namespace xp {
+
+namespace {
+
+void put_uint(std::string& out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xFFu);
+}
+
+}  // namespace
+
+std::string tfrecord_frame(std::string_view data) {
+  std::string out;
+  out.reserve(data.size() + 16);
+  put_uint(out, data.size(), 8);
+  put_uint(out, masked_crc32c(std::string_view(out.data(), 8)), 4);
+  out.append(data.data(), data.size());
+  put_uint(out, masked_crc32c(data), 4);
+  return out;
+}
+
+TFRecordWriter::TFRecordWriter(std::filesystem::path path) : path_(std::move(path)) {
+  std::FILE* f = std::fopen(path_.c_str(), "wb");
+  if (!f) throw std::runtime_error("cannot create " + path_.string());
+  std::fclose(f);
+}
+
+TFRecordWriter::~TFRecordWriter() {
+  try {
+    flush();
+  } catch (...) {
+    // A destructor must not throw; the run's own error (if any) is the one worth reporting.
+  }
+}
+
+void TFRecordWriter::flush() {
+  if (buffer_.empty()) return;
+  std::FILE* f = std::fopen(path_.c_str(), "ab");
+  if (!f) throw std::runtime_error("cannot append to " + path_.string());
+  const size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), f);
+  const bool closed = std::fclose(f) == 0;
+  if (written != buffer_.size() || !closed) throw std::runtime_error("writing " + path_.string() + " failed");
+  buffer_.clear();
+}
+
+}  // namespace xp
