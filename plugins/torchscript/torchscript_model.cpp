@@ -178,6 +178,12 @@ class TorchScriptModel : public xp::Model {
                             where);
     } catch (const std::invalid_argument& e) {
       throw xp::ConfigError("torchscript: " + path_ + "." + method_ + ": " + e.what(), where);
+    } catch (const std::runtime_error& e) {
+      // The TorchScript interpreter reports errors inside the graph as torch::jit::JITException.
+      throw xp::ConfigError("torchscript: the probe forward of " + path_ + "." + method_ + " on input_size " +
+                                shape_string(input_size) + " failed: " + first_line(e.what()) +
+                                " (set input_size to what the model was exported for)",
+                            where);
     }
     train(was_training);
     if (!xp::torchscript::mirror_is_current(*backbone_, jit_))

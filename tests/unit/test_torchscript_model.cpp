@@ -74,11 +74,11 @@ def forward(self, x):
   net.register_module("fc", fc);
   net.define(R"(
 def forward_features(self, x):
-    return torch.relu(self.bn(self.conv(x)))
+    return torch.relu(self.bn.forward(self.conv.forward(x)))
 def tokens(self, x):
     return torch.flatten(self.forward_features(x), 2)
 def forward(self, x):
-    return self.fc(torch.mean(self.forward_features(x), [2, 3]))
+    return self.fc.forward(torch.mean(self.forward_features(x), [2, 3]))
 )");
   fs::create_directories(dir);
   fs::path file = dir / ("tiny_" + std::to_string(classes) + ".pt");
@@ -289,7 +289,7 @@ TEST_CASE("torchscript: clear errors for a missing file, a file that is not Torc
   CHECK_THROWS_WITH(make_model(with("method", "forward_feature")),
                     doctest::Contains("has no method 'forward_feature'; it has "));
   CHECK_THROWS_WITH(make_model(with("input_size", xp_test::ints({5, 8, 8}))),
-                    doctest::Contains("probe forward of " + file.string() + ".forward_features on input_size [5, 8, 8] failed"));
+                    doctest::Contains((std::string("probe forward of ") + file.string() + ".forward_features on input_size [5, 8, 8] failed").c_str()));
   CHECK_THROWS_WITH(make_model(with("input_size", xp_test::ints({8, 8}))),
                     doctest::Contains("input_size is [C, H, W], got [8, 8]"));
   CHECK_THROWS_WITH(make_model(with("method", "tokens")),
