@@ -8,7 +8,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 seg="$XP_SOURCE_DIR/experiments/focal_vs_tversky.toml"
-cls="$XP_SOURCE_DIR/experiments/fashion_mnist_cnn.toml"
+# The Fashion-MNIST baseline with one train-time transform (the shipped file trains without any).
+cls="$tmp/cls.toml"
+cat > "$cls" <<TOML
+augment = [{ plugin = "hflip", p = 0.5 }]
+[experiment]
+name = "cls"
+extends = "$XP_SOURCE_DIR/experiments/fashion_mnist_cnn.toml"
+TOML
 
 # Width x height from the PNG header (IHDR), independent of what xp says it wrote.
 png_size() {

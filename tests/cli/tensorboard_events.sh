@@ -53,7 +53,7 @@ cp "$tmp/saved" "$events"
 
 "$XP" run tiny.toml --registry "$tmp/runs/registry.db" --set train.tensorboard.enabled=false > out2.txt 2>&1 ||
   { cat out2.txt; exit 1; }
-second=$(awk '/^run /{print $NF}' out2.txt)
+second=$(awk '/^run .* -> /{print $NF; exit}' out2.txt)
 [ -d "$second" ] && [ "$second/" != "$run_dir" ] || { echo "expected a second run folder"; cat out2.txt; exit 1; }
 [ ! -e "$second/tensorboard" ] || { echo "tensorboard disabled but $second/tensorboard exists"; exit 1; }
 echo ok

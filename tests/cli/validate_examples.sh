@@ -3,7 +3,7 @@
 # fragments, named *_base.toml, with --partial).
 set -euo pipefail
 shopt -s nullglob
-files=("$XP_SOURCE_DIR"/experiments/examples/*.toml)
+files=("$XP_SOURCE_DIR"/experiments/*.toml "$XP_SOURCE_DIR"/experiments/examples/*.toml)
 [[ ${#files[@]} -gt 0 ]] || { echo "no examples found"; exit 1; }
 for f in "${files[@]}"; do
   partial=()
