@@ -780,7 +780,9 @@ TrainResult Loop::run() {
   for (const auto& row : result_.history)
     for (const auto& [k, v] : row)
       if (k.rfind("mem_", 0) == 0) {
-        double& peak = summary["peak_" + k.substr(4)];
+        // Each epoch's value is already that epoch's peak: the run's is their maximum, under the
+        // same name (mem_peak_rss_mb, mem_gpu_peak_allocated_mb, ...).
+        double& peak = summary[k];
         peak = std::max(peak, v);
       }
   if (scaler_) summary["amp_skipped_steps"] = static_cast<double>(scaler_->skipped_steps());
