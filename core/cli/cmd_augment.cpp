@@ -17,6 +17,7 @@
 #include "config/experiment.h"
 #include "data/data_loader.h"
 #include "engine/experiment_runner.h"
+#include "engine/sample_images.h"
 #include "options.h"
 #include "plugin_loader.h"
 #include "preview_grid.h"
@@ -50,11 +51,9 @@ void check_output_path(const fs::path& out) {
 // leaving normalize out, which would shift the Rng draws of any transform after it). A pipeline
 // that makes floats some other way is shown min-max stretched (preview::to_display_rgb).
 std::optional<preview::Denormalize> find_normalize(const std::vector<Params>& augment) {
-  std::optional<preview::Denormalize> d;
-  for (const auto& p : augment)
-    if (p.plugin() == "normalize" && p.has("mean") && p.has("std") && p.has("max_pixel_value"))
-      d = preview::Denormalize{p.get_floats("mean"), p.get_floats("std"), p.get_float("max_pixel_value")};
-  return d;
+  const auto n = engine::find_normalization(augment);  // shared with the trainer's TensorBoard images
+  if (!n) return std::nullopt;
+  return preview::Denormalize{n->mean, n->std, n->max_pixel_value};
 }
 
 std::string caption(const Sample& s, const DatasetInfo& info, const std::string& suffix = {}) {

@@ -18,7 +18,8 @@ struct PixelNormalization {
   double max_pixel_value = 255.0;
 };
 
-// The last top-level `normalize` of a pipeline ([[augment]] params), if there is one.
+// The last top-level `normalize` of a pipeline ([[augment]] params), if there is one (also what
+// `xp augment preview` inverts).
 std::optional<PixelNormalization> find_normalization(const std::vector<Params>& augment);
 
 // The first `count` images of an [N, C, H, W] float batch as 8-bit pixels: CV_8UC1 for one channel,
