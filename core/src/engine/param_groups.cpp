@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "engine/foreach_optimizers.h"
 #include "suggest.h"
 #include "xp/errors.h"
 
@@ -87,11 +88,11 @@ OptimizerWithGroups build_optimizer(const OptimizerOptions& o, const NamedParame
   }
   auto defaults = make_options(o, o.weight_decay);
   if (o.name == "sgd")
-    out.optimizer = std::make_unique<torch::optim::SGD>(groups, static_cast<torch::optim::SGDOptions&>(*defaults));
+    out.optimizer = std::make_unique<ForeachSGD>(groups, static_cast<torch::optim::SGDOptions&>(*defaults));
   else if (o.name == "adam")
-    out.optimizer = std::make_unique<torch::optim::Adam>(groups, static_cast<torch::optim::AdamOptions&>(*defaults));
+    out.optimizer = std::make_unique<ForeachAdam>(groups, static_cast<torch::optim::AdamOptions&>(*defaults));
   else
-    out.optimizer = std::make_unique<torch::optim::AdamW>(groups, static_cast<torch::optim::AdamWOptions&>(*defaults));
+    out.optimizer = std::make_unique<ForeachAdamW>(groups, static_cast<torch::optim::AdamWOptions&>(*defaults));
   return out;
 }
 
