@@ -1,6 +1,7 @@
 // The xp side of bench/gpu model-step throughput: xp's `resnet` model plugin trained on synthetic
 // data that already sits on the GPU (no loader), with xp's autocast and (fp16) loss scaler, SGD
-// with momentum, optional channels_last. Prints `xp <model> <precision> <images/s> params <n>`.
+// with momentum (the engine's multi-tensor optimizer), optional channels_last.
+// Prints `xp <model> <precision> <images/s> params <n>`.
 //
 //   bench_gpu_model_step DEPTH BATCH PRECISION STEPS WARMUP CHANNELS_LAST PLUGIN_DIR [SIZE]
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <torch/cuda.h>
 
 #include "engine/mixed_precision.h"
+#include "engine/param_groups.h"
 #include "plugin_loader.h"
 #include "xp/plugin.h"
 
@@ -59,7 +61,16 @@ int main(int argc, char** argv) {
   int64_t n_params = 0;
   for (const auto& p : model->parameters()) n_params += p.numel();
   model->train();
-  torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(1e-4));
+  // The engine's optimizer (multi-tensor SGD) with Python's settings: decay on every parameter.
+  xp::engine::NamedParameters named;
+  for (const auto& p : model->named_parameters()) named.emplace_back(p.key(), p.value());
+  xp::engine::OptimizerOptions optimizer_options;
+  optimizer_options.name = "sgd";
+  optimizer_options.lr = 0.01;
+  optimizer_options.momentum = 0.9;
+  optimizer_options.weight_decay = 1e-4;
+  optimizer_options.no_decay_norm_bias = false;
+  auto opt = xp::engine::build_optimizer(optimizer_options, named).optimizer;
   const auto dtype = xp::engine::precision_dtype(precision);
   std::unique_ptr<xp::engine::DynamicLossScaler> scaler;
   if (dtype == torch::kHalf) scaler = std::make_unique<xp::engine::DynamicLossScaler>();
@@ -67,7 +78,7 @@ int main(int argc, char** argv) {
   auto y = torch::randint(0, 1000, {batch}, torch::TensorOptions(cuda).dtype(torch::kLong));
 
   auto step = [&] {
-    opt.zero_grad();
+    xp::engine::clear_gradients(named);  // set_to_none, as Python's zero_grad()
     torch::Tensor loss;
     {
       xp::engine::AutocastScope autocast(dtype);
@@ -77,10 +88,10 @@ int main(int argc, char** argv) {
       scaler->scale(loss).backward();
       const bool finite = scaler->unscale(model->parameters());
       scaler->update(finite);
-      if (finite) opt.step();
+      if (finite) opt->step();
     } else {
       loss.backward();
-      opt.step();
+      opt->step();
     }
   };
   for (int64_t i = 0; i < warmup; ++i) step();

@@ -304,6 +304,49 @@ TEST_CASE("engine: metrics are identical for 0, 1 and 3 loader workers") {
   CHECK_FALSE(comparable(train(s, quiet_context(sink)).history) == histories[0]);
 }
 
+// (v / 255 - 0.4) / 0.2, as the `normalize` plugin computes it (that plugin is not loaded here).
+class TestNormalize : public xp::Augmentation {
+ public:
+  void apply(xp::Sample& s, xp::Rng&) const override {
+    cv::Mat f;
+    s.image.convertTo(f, CV_32F, 1.0 / 255.0);
+    s.image = (f - 0.4) / 0.2;
+  }
+};
+
+TEST_CASE("engine: normalize_on_device = on trains as the loader-side conversion does") {
+  auto run = [](const std::string& mode, bool with_normalize, std::string* log = nullptr) {
+    auto s = make_setup(3);
+    s.options.normalize_on_device = mode;
+    s.options.workers = 2;
+    if (with_normalize) {
+      s.augment = s.eval_augment = {std::make_shared<TestNormalize>()};
+      s.augment_final_normalize = s.eval_final_normalize = PixelNormalization{{0.4}, {0.2}, 255.0};
+    }
+    std::ostringstream sink;
+    auto r = train(s, quiet_context(sink));
+    if (log) *log = sink.str();
+    return std::make_pair(comparable(r.history), weights(*s.model));
+  };
+  for (bool with_normalize : {false, true}) {
+    INFO("final normalize: " << with_normalize);
+    std::string log_on, log_off;
+    auto off = run("off", with_normalize, &log_off);
+    auto on = run("on", with_normalize, &log_on);
+    CHECK(log_on.find("images leave the loader as uint8") != std::string::npos);
+    CHECK(log_off.find("images leave the loader as uint8") == std::string::npos);
+    CHECK(((log_on.find("normalize included") != std::string::npos) == with_normalize));
+    REQUIRE(on.first.size() == off.first.size());
+    for (size_t e = 0; e < on.first.size(); ++e)
+      for (const auto& [k, v] : off.first[e]) CHECK(on.first[e].at(k) == doctest::Approx(v).epsilon(1e-5));
+    for (size_t i = 0; i < on.second.size(); ++i) CHECK(torch::allclose(on.second[i], off.second[i], 1e-5, 1e-6));
+  }
+  // auto means off on a CPU device.
+  std::string log_auto;
+  run("auto", true, &log_auto);
+  CHECK(log_auto.find("images leave the loader as uint8") == std::string::npos);
+}
+
 TEST_CASE("engine: gradient accumulation equals the larger batch") {
   auto run = [](int64_t batch, int64_t accumulate) {
     auto s = make_setup();

@@ -197,3 +197,71 @@ TEST_CASE("collate: uint8 images scaled, float images kept, masks and labels sta
   CHECK_THROWS_WITH(xp::data::collate({pa, xp::data::prepare_sample(big)}, xp::Task::Classification),
                     doctest::Contains("big.png"));
 }
+
+TEST_CASE("collate: deferred conversion keeps uint8 NHWC batches and converts them like the CPU path") {
+  using xp::data::PixelConversion;
+  xp::Sample a, b;
+  a.image = cv::Mat(2, 3, CV_8UC3, cv::Scalar(255, 0, 51));
+  b.image = cv::Mat(2, 3, CV_8UC3, cv::Scalar(10, 128, 200));
+  b.image.at<cv::Vec3b>(1, 2) = cv::Vec3b(7, 8, 9);
+  const auto normalize = PixelConversion::normalize({0.5, 0.4, 0.3}, {0.2, 0.25, 0.5}, 255.0);
+  auto batch = xp::data::collate({xp::data::prepare_sample(a, &normalize), xp::data::prepare_sample(b, &normalize)},
+                                 xp::Task::Classification, false, &normalize);
+  CHECK(batch.input.dtype() == torch::kUInt8);
+  CHECK(batch.input.sizes() == torch::IntArrayRef({2, 2, 3, 3}));  // N, H, W, C
+  CHECK(batch.input[1][1][2][2].item<int>() == 9);
+
+  torch::Tensor x = normalize.apply(batch.input);
+  CHECK(x.sizes() == torch::IntArrayRef({2, 3, 2, 3}));
+  CHECK(x.dtype() == torch::kFloat32);
+  CHECK(x.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  // The CPU path: (v / 255 - mean) / std per channel.
+  CHECK(x[0][0][0][0].item<float>() == doctest::Approx((255 / 255.0 - 0.5) / 0.2));
+  CHECK(x[0][2][1][1].item<float>() == doctest::Approx((51 / 255.0 - 0.3) / 0.5));
+  CHECK(x[1][1][1][2].item<float>() == doctest::Approx((8 / 255.0 - 0.4) / 0.25));
+
+  // Without a normalize the deferred conversion is the loader's v / 255: equal to the float path.
+  const auto unit = PixelConversion::unit_range();
+  auto plain = xp::data::collate({xp::data::prepare_sample(a), xp::data::prepare_sample(b)}, xp::Task::Classification);
+  auto deferred = xp::data::collate({xp::data::prepare_sample(a, &unit), xp::data::prepare_sample(b, &unit)},
+                                    xp::Task::Classification, false, &unit);
+  CHECK(torch::allclose(unit.apply(deferred.input), plain.input, 1e-6, 1e-7));
+
+  // A float sample in a deferred pipeline: a deferred normalize still applies to it (as the CPU
+  // `normalize` would have), v / 255 does not; a mixed batch comes out float NCHW.
+  xp::Sample f;
+  f.image = cv::Mat(2, 3, CV_32FC3, cv::Scalar(0.5, 0.4, 0.3));
+  auto pf = xp::data::prepare_sample(f, &normalize);
+  CHECK(pf.image.dtype() == torch::kFloat32);
+  CHECK(pf.image[0][0][0].item<float>() == doctest::Approx((0.5 / 255.0 - 0.5) / 0.2));
+  CHECK(xp::data::prepare_sample(f, &unit).image[0][0][0].item<float>() == doctest::Approx(0.5));
+  auto mixed = xp::data::collate({xp::data::prepare_sample(a, &normalize), pf}, xp::Task::Classification, false,
+                                 &normalize);
+  CHECK(mixed.input.dtype() == torch::kFloat32);
+  CHECK(mixed.input.sizes() == torch::IntArrayRef({2, 3, 2, 3}));
+  CHECK(torch::allclose(mixed.input[0], x[0]));
+
+  // Channel mismatch is a clear error.
+  const auto grey = PixelConversion::normalize({0.5, 0.5}, {0.2, 0.2}, 255.0);
+  CHECK_THROWS_WITH(grey.apply(batch.input), doctest::Contains("3 channels"));
+}
+
+TEST_CASE("loader: deferred conversion gives uint8 batches with any number of workers") {
+  auto split = std::make_shared<CountingSplit>(40);
+  const auto unit = xp::data::PixelConversion::unit_range();
+  std::vector<xp::Batch> reference;
+  for (int64_t workers : {0, 3}) {
+    LoaderOptions o;
+    o.batch_size = 8;
+    o.workers = workers;
+    o.deferred_conversion = unit;
+    EpochLoader loader(split, {}, o, 0, reversed(40));
+    auto batches = drain(loader);
+    REQUIRE(batches.size() == 5);
+    CHECK(batches[0].input.dtype() == torch::kUInt8);
+    CHECK(batches[0].input.sizes() == torch::IntArrayRef({8, 2, 3, 1}));
+    CHECK(batches[0].input[0][0][0][0].item<int>() == 39);
+    if (reference.empty()) reference = batches;
+    for (size_t i = 0; i < batches.size(); ++i) CHECK(torch::equal(batches[i].input, reference[i].input));
+  }
+}

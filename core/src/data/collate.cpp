@@ -31,6 +31,15 @@ torch::Tensor to_chw_float(const cv::Mat& mat, bool scale_uint8, const std::stri
   return out;
 }
 
+// cv::Mat uint8 (H x W x C, any continuity) -> owning [H, W, C] uint8 tensor, row by row.
+torch::Tensor to_hwc_uint8(const cv::Mat& mat) {
+  const int h = mat.rows, w = mat.cols, c = mat.channels();
+  torch::Tensor out = torch::empty({h, w, c}, torch::kUInt8);
+  cv::Mat view(h, w, mat.type(), out.data_ptr<uint8_t>());
+  mat.copyTo(view);
+  return out;
+}
+
 std::string shape_of(const torch::Tensor& t) {
   std::ostringstream os;
   for (int64_t i = 0; i < t.dim(); ++i) os << (i ? "x" : "") << t.size(i);
@@ -39,10 +48,15 @@ std::string shape_of(const torch::Tensor& t) {
 
 }  // namespace
 
-PreparedSample prepare_sample(const Sample& sample) {
+PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred) {
   if (sample.image.empty()) throw std::runtime_error(sample.source + ": the dataset returned an empty image");
   PreparedSample out;
-  out.image = to_chw_float(sample.image, true, "image", sample.source);
+  if (deferred && sample.image.depth() == CV_8U)
+    out.image = to_hwc_uint8(sample.image);
+  else if (deferred)
+    out.image = deferred->apply_to_float_chw(to_chw_float(sample.image, false, "image", sample.source));
+  else
+    out.image = to_chw_float(sample.image, true, "image", sample.source);
   if (!sample.mask.empty()) {
     if (sample.mask.channels() != 1)
       throw std::runtime_error(sample.source + ": a mask must have one channel, got " +
@@ -56,29 +70,44 @@ PreparedSample prepare_sample(const Sample& sample) {
   return out;
 }
 
-Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned) {
+Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned, const PixelConversion* deferred) {
   Batch batch;
   if (samples.empty()) return batch;
   const auto& first = samples.front();
   std::vector<torch::Tensor> images, masks;
   images.reserve(samples.size());
+  bool all_uint8 = true, any_uint8 = false;
+  for (const auto& s : samples) {
+    const bool is_uint8 = s.image.scalar_type() == torch::kUInt8;
+    all_uint8 = all_uint8 && is_uint8;
+    any_uint8 = any_uint8 || is_uint8;
+  }
+  for (const auto& s : samples) {
+    if (any_uint8 && !all_uint8 && s.image.scalar_type() == torch::kUInt8) {
+      if (!deferred) throw std::logic_error("collate: uint8 samples without the conversion that defers them");
+      images.push_back(deferred->apply(s.image.unsqueeze(0)).squeeze(0).contiguous());
+    } else {
+      images.push_back(s.image);
+    }
+  }
+  const char* layout = all_uint8 ? " (HxWxC)" : " (CxHxW)";
   std::vector<int64_t> labels, indices;
   std::map<std::string, std::vector<int64_t>> extra;
-  for (const auto& s : samples) {
-    if (!s.image.sizes().equals(first.image.sizes()))
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const auto& s = samples[i];
+    if (!images[i].sizes().equals(images[0].sizes()))
       throw std::runtime_error("samples in one batch differ in size: " + first.source + " is " +
-                               shape_of(first.image) + " (CxHxW), " + s.source + " is " + shape_of(s.image) +
+                               shape_of(images[0]) + layout + ", " + s.source + " is " + shape_of(images[i]) +
                                "; add a resize or crop augmentation");
-    images.push_back(s.image);
     if (s.mask.defined()) masks.push_back(s.mask);
     labels.push_back(s.label);
     indices.push_back(s.index);
     for (const auto& [name, value] : s.labels) extra[name].push_back(value);
   }
   // Stacking straight into page-locked memory saves the copy a separate pin_memory() would make.
-  batch.input = torch::empty({static_cast<int64_t>(images.size()), first.image.size(0), first.image.size(1),
-                              first.image.size(2)},
-                             torch::TensorOptions(torch::kFloat32).pinned_memory(pinned));
+  batch.input = torch::empty({static_cast<int64_t>(images.size()), images[0].size(0), images[0].size(1),
+                              images[0].size(2)},
+                             torch::TensorOptions(images[0].scalar_type()).pinned_memory(pinned));
   torch::stack_out(batch.input, images);
   batch.index = torch::tensor(indices, torch::kInt64);
   if (task == Task::Segmentation) {

@@ -6,13 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "data/pixel_conversion.h"
 #include "xp/dataset.h"
 #include "xp/sample.h"
 
 namespace xp::data {
 
 struct PreparedSample {
-  torch::Tensor image;  // [C, H, W] float32
+  torch::Tensor image;  // [C, H, W] float32, or [H, W, C] uint8 when the conversion is deferred
   torch::Tensor mask;   // [1, H, W] float32, undefined when the sample has none
   int64_t label = -1;
   std::map<std::string, int64_t> labels;
@@ -22,11 +23,16 @@ struct PreparedSample {
 
 // uint8 HWC -> float CHW / 255; float images are taken as they are (already normalized).
 // Masks keep their values (0/1, soft labels, the ignore value 255).
-PreparedSample prepare_sample(const Sample& sample);
+// With `deferred` (the conversion happens after collation, on the training device) a uint8 image
+// stays uint8 HWC; a float one is converted to CHW and gets `deferred`'s float rule.
+PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred = nullptr);
 
 // Stacks prepared samples into a Batch. Classification targets are the labels, segmentation
 // targets the masks. Throws std::runtime_error naming two samples whose sizes differ.
 // `pinned`: the input tensor is allocated in page-locked memory (for non-blocking copies to CUDA).
-Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned = false);
+// uint8 samples make a uint8 [N, H, W, C] input; when a batch mixes them with float samples, the
+// uint8 ones are converted here with `deferred` and the input is float [N, C, H, W] as usual.
+Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned = false,
+              const PixelConversion* deferred = nullptr);
 
 }  // namespace xp::data

@@ -76,7 +76,7 @@ EpochLoader::Slot EpochLoader::load_slot(int64_t position) const {
   Slot slot;
   const int64_t index = order_[position];
   try {
-    slot.sample = prepare_sample(load_sample(*split_, augment_, options_.seed, epoch_, position, index));
+    slot.sample = prepare_sample(load_sample(*split_, augment_, options_.seed, epoch_, position, index), deferred());
   } catch (const BadSample& e) {
     slot.skipped = SkippedSample{index, e.source(), e.what()};
   }
@@ -125,7 +125,7 @@ void EpochLoader::assembler_loop() {
   auto emit = [&]() -> bool {
     Batch batch;
     try {
-      batch = collate(current, options_.task, options_.pin_memory);
+      batch = collate(current, options_.task, options_.pin_memory, deferred());
       if (options_.pin_memory) pin(batch);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -179,7 +179,7 @@ std::optional<Batch> EpochLoader::next_inline() {
   }
   if (current.empty()) return std::nullopt;
   if (static_cast<int64_t>(current.size()) < options_.batch_size && options_.drop_last) return std::nullopt;
-  Batch batch = collate(current, options_.task, options_.pin_memory);
+  Batch batch = collate(current, options_.task, options_.pin_memory, deferred());
   if (options_.pin_memory) pin(batch);
   return batch;
 }

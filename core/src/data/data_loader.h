@@ -33,6 +33,9 @@ struct LoaderOptions {
   uint64_t seed = 0;
   Task task = Task::Classification;
   bool pin_memory = false;  // page-locked batches, so the copy to the GPU can overlap compute
+  // Set: uint8 images stay uint8 and batches come out as uint8 [N, H, W, C]; the consumer applies
+  // this conversion (on the device). See data/pixel_conversion.h.
+  std::optional<PixelConversion> deferred_conversion;
 };
 
 struct SkippedSample {
@@ -76,6 +79,9 @@ class EpochLoader {
   Slot load_slot(int64_t position) const;
   std::optional<Batch> next_inline();
   void stop();
+  const PixelConversion* deferred() const {
+    return options_.deferred_conversion ? &*options_.deferred_conversion : nullptr;
+  }
 
   std::shared_ptr<const Split> split_;
   std::vector<std::shared_ptr<Augmentation>> augment_;

@@ -110,6 +110,12 @@ TrainSetup build_data_setup(const RunSpec& spec) {
   if (!spec.sampler.plugin().empty()) s.sampler = create<Sampler>(fill_from_dataset(spec.sampler, s.info));
   for (const auto& p : spec.augment) s.augment.push_back(build_augmentation(fill_from_dataset(p, s.info)));
   for (const auto& p : spec.eval_augment) s.eval_augment.push_back(build_augmentation(fill_from_dataset(p, s.info)));
+  auto final_normalize = [&](const std::vector<Params>& pipeline) -> std::optional<PixelNormalization> {
+    if (pipeline.empty() || pipeline.back().plugin() != "normalize") return std::nullopt;
+    return find_normalization({fill_from_dataset(pipeline.back(), s.info)});
+  };
+  s.augment_final_normalize = final_normalize(spec.augment);
+  s.eval_final_normalize = final_normalize(spec.eval_augment);
   return s;
 }
 

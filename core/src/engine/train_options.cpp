@@ -66,6 +66,7 @@ TrainOptions TrainOptions::from_params(const Params& train) {
   o.channels_last = r.b("channels_last");
   o.cudnn_benchmark = r.b("cudnn_benchmark");
   o.pin_memory = r.b("pin_memory");
+  o.normalize_on_device = r.s("normalize_on_device");
 
   Params op = r.section("optimizer");
   Reader ro(op, r.sub("optimizer"));

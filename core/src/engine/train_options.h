@@ -74,6 +74,7 @@ struct TrainOptions {
   bool drop_last = true;
   std::string device = "auto", precision = "fp32";
   bool channels_last = false, cudnn_benchmark = false, pin_memory = true;
+  std::string normalize_on_device = "auto";  // auto | on | off
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   std::vector<StageOptions> stages;

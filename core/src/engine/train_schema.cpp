@@ -107,6 +107,10 @@ Schema train_schema() {
       .add_bool("channels_last", false, "CUDA: NHWC memory format for the model and its inputs (faster convolutions)")
       .add_bool("cudnn_benchmark", false, "CUDA: let cuDNN time its algorithms for each input shape")
       .add_bool("pin_memory", true, "CUDA: page-locked batches and non-blocking copies to the GPU")
+      .add_string("normalize_on_device", "auto",
+                  "images leave the loader as uint8 and are converted to float (and a final `normalize` applied) "
+                  "on the training device: auto = on CUDA, on = also on CPU, off = by the loader workers")
+      .choices({"auto", "on", "off"})
       .add_section("optimizer", optimizer_schema(), "optimizer and parameter groups")
       .add_section("schedule", schedule_schema(), "learning-rate schedule")
       .add_sections("stages", stage_schema(), "staged training (freeze, per-stage lr)")

@@ -107,20 +107,45 @@ torch::Device resolve_device(const std::string& name) {
                     did_you_mean(name, {"auto", "cpu", "cuda"}));
 }
 
-Batch to_device(Batch batch, const torch::Device& device, bool channels_last) {
-  if (device.is_cpu()) return batch;
-  if (channels_last && batch.input.dim() == 4)
-    batch.input = batch.input.to(device, /*non_blocking=*/true).contiguous(torch::MemoryFormat::ChannelsLast);
-  auto move = [&](torch::Tensor& t) {
-    if (t.defined()) t = t.to(device, /*non_blocking=*/true);
-  };
-  move(batch.input);
-  move(batch.target);
-  move(batch.soft_target);
-  move(batch.index);
-  for (auto& [k, t] : batch.extra) {
-    (void)k;
-    move(t);
+// A loader pipeline whose pixel conversion (and final `normalize`) runs on the training device.
+struct DeferredConversion {
+  std::vector<std::shared_ptr<Augmentation>> augment;  // the pipeline without that `normalize`
+  data::PixelConversion host, device;                  // the loader's copy and the trainer's
+};
+
+DeferredConversion defer_conversion(const std::vector<std::shared_ptr<Augmentation>>& augment,
+                                    const std::optional<PixelNormalization>& final_normalize, const torch::Device& device) {
+  DeferredConversion d{augment, data::PixelConversion::unit_range(), {}};
+  if (final_normalize && !augment.empty()) {
+    d.augment.pop_back();
+    d.host = data::PixelConversion::normalize(final_normalize->mean, final_normalize->std,
+                                              final_normalize->max_pixel_value);
+  }
+  d.device = d.host.to(device);
+  return d;
+}
+
+// Moves a batch to the device; a uint8 batch (deferred conversion) becomes float there.
+Batch to_device(Batch batch, const torch::Device& device, bool channels_last, const DeferredConversion* deferred) {
+  if (!device.is_cpu()) {
+    auto move = [&](torch::Tensor& t) {
+      if (t.defined()) t = t.to(device, /*non_blocking=*/true);
+    };
+    move(batch.input);
+    move(batch.target);
+    move(batch.soft_target);
+    move(batch.index);
+    for (auto& [k, t] : batch.extra) {
+      (void)k;
+      move(t);
+    }
+  }
+  if (batch.input.scalar_type() == torch::kUInt8) {
+    if (!deferred) throw std::logic_error("a uint8 batch reached the trainer without its pixel conversion");
+    batch.input = deferred->device.apply(batch.input);  // channels_last strides already
+    if (!channels_last) batch.input = batch.input.contiguous();
+  } else if (channels_last && batch.input.dim() == 4) {
+    batch.input = batch.input.contiguous(torch::MemoryFormat::ChannelsLast);
   }
   return batch;
 }
@@ -220,6 +245,7 @@ class Loop {
   c10::ScalarType amp_dtype_ = torch::kFloat;   // autocast dtype; kFloat = off
   std::unique_ptr<DynamicLossScaler> scaler_;   // fp16 only
   bool channels_last_ = false;
+  std::optional<DeferredConversion> train_conversion_, eval_conversion_;  // train.normalize_on_device
   std::vector<std::string> console_keys_;  // metric stems on the console line; empty = all
   NamedParameters params_;
   OptimizerWithGroups optimizer_;
@@ -316,6 +342,13 @@ void Loop::setup() {
   if (amp_dtype_ == torch::kHalf) scaler_ = std::make_unique<DynamicLossScaler>();
   if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(o_.cudnn_benchmark);
   channels_last_ = o_.channels_last && device_.is_cuda();
+  if (o_.normalize_on_device == "on" || (o_.normalize_on_device == "auto" && device_.is_cuda())) {
+    train_conversion_ = defer_conversion(s_.augment, s_.augment_final_normalize, device_);
+    eval_conversion_ = defer_conversion(s_.eval_augment, s_.eval_final_normalize, device_);
+    log(std::string("images leave the loader as uint8 and become float") +
+        (s_.augment_final_normalize ? " (normalize included)" : "") + " on " + device_.str() +
+        " (train.normalize_on_device = " + o_.normalize_on_device + ")");
+  }
   s_.model->to(device_);
   s_.loss->to(device_);
   if (channels_last_) {
@@ -427,7 +460,9 @@ void Loop::train_epoch(int64_t epoch) {
   lo.seed = s_.seed;
   lo.task = s_.info.task;
   lo.pin_memory = o_.pin_memory && device_.is_cuda();
-  data::EpochLoader loader(s_.train, s_.augment, lo, epoch, epoch_order(s_, epoch));
+  if (train_conversion_) lo.deferred_conversion = train_conversion_->host;
+  data::EpochLoader loader(s_.train, train_conversion_ ? train_conversion_->augment : s_.augment, lo, epoch,
+                           epoch_order(s_, epoch));
 
   // An interrupted epoch: replay the loader up to where it stopped (the same batches, so the
   // skipped-sample bookkeeping matches), then continue with torch's saved generator state.
@@ -481,13 +516,13 @@ void Loop::train_epoch(int64_t epoch) {
     }
     auto next = loader.next();
     if (!next) break;
-    Batch batch = std::move(*next);
+    // Batch transforms (mixup, cutmix) see float inputs on the device: after a deferred conversion.
+    Batch batch = to_device(std::move(*next), device_, channels_last_, train_conversion_ ? &*train_conversion_ : nullptr);
     if (!s_.batch_augment.empty()) {
       Rng rng(Rng::mix(s_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch_index), 0xba7c));
       for (const auto& a : s_.batch_augment) a->apply(batch, s_.info.num_classes, rng);
     }
-    if (epoch == 0 && batch_index == 0) tensorboard_images(batch.input);  // still on the CPU: no device sync
-    batch = to_device(std::move(batch), device_, channels_last_);
+    if (epoch == 0 && batch_index == 0) tensorboard_images(batch.input);  // once per run: its device sync is free
     torch::Tensor loss;
     {
       AutocastScope autocast(amp_dtype_);
@@ -565,14 +600,16 @@ std::map<std::string, double> Loop::evaluate(const Split& split, const std::stri
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   // Evaluation transforms are drawn with epoch -1: the same for every evaluation.
   std::shared_ptr<const Split> alias(std::shared_ptr<const Split>{}, &split);
-  data::EpochLoader loader(alias, s_.eval_augment, lo, -1, std::move(order));
+  if (eval_conversion_) lo.deferred_conversion = eval_conversion_->host;
+  data::EpochLoader loader(alias, eval_conversion_ ? eval_conversion_->augment : s_.eval_augment, lo, -1,
+                           std::move(order));
   double loss_sum = 0;
   int64_t count = 0;
   ProgressBar bar(out_, c_.tty, prefix, loader.expected_batches());
   int64_t done = 0;
   while (auto next = loader.next()) {
     if (c_.interrupt && c_.interrupt->load()) break;
-    Batch batch = to_device(std::move(*next), device_, channels_last_);
+    Batch batch = to_device(std::move(*next), device_, channels_last_, eval_conversion_ ? &*eval_conversion_ : nullptr);
     ModelOutput output;
     {
       AutocastScope autocast(amp_dtype_);

@@ -31,6 +31,10 @@ struct TrainSetup {
   std::shared_ptr<const Split> train, val, test;  // val and test may be null
   std::shared_ptr<Sampler> sampler;                // null: a seeded random permutation
   std::vector<std::shared_ptr<Augmentation>> augment, eval_augment;
+  // The `normalize` that augment / eval_augment end with, when they do (build_setup fills these
+  // from the experiment): the trainer may leave that last transform to the device
+  // (train.normalize_on_device). Unset: the pipeline runs in full on the loader threads.
+  std::optional<PixelNormalization> augment_final_normalize, eval_final_normalize;
   std::vector<std::shared_ptr<BatchAugmentation>> batch_augment;
   std::vector<std::shared_ptr<Metric>> metrics;
   TrainOptions options;
