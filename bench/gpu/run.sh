@@ -30,16 +30,28 @@ jpegs=/tmp/xp-bench-jpegs
 [ -d "$jpegs/class9" ] || python3 "$here/make_jpegs.py" "$jpegs" 10000 320
 du -sh "$jpegs" | awk '{print "  jpeg folder " $1}'
 ceiling=$("$step" 18 256 bf16 30 10 1 "$plugins" | awk '{print $4}')
+echo "  loader alone (xp bench loader, no model), uint8 batches then float32 batches:"
+for u in on off; do
+  "$build/xp" bench loader "$here/e2e.toml" --set data.root=\"$jpegs\" --workers $workers --batches 30 --uint8 $u \
+    | sed 's/^/    /'
+done
 reg=$(mktemp -d)
-"$build/xp" run "$here/e2e.toml" --registry "$reg/registry.db" --set train.workers=$workers \
-  --set data.root=\"$jpegs\" > "$reg/out.txt" 2>&1 || { cat "$reg/out.txt"; exit 1; }
-grep "^epoch" "$reg/out.txt" | sed 's/^/  /'
-csv=$(ls "$reg"/bench_gpu_e2e/*/metrics.csv)
-xp_e2e=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="time_epoch_s") c=i} NR==3{print 9984/$c}' "$csv")
+# xp end to end, images/s of the second epoch (39 batches of 256 = 9984 images)
+xp_e2e() {
+  "$build/xp" run "$here/e2e.toml" --registry "$reg/registry.db" --set train.workers=$workers \
+    --set data.root=\"$jpegs\" --set train.normalize_on_device=\"$1\" > "$reg/out_$1.txt" 2>&1 \
+    || { cat "$reg/out_$1.txt" >&2; exit 1; }
+  grep "^epoch" "$reg/out_$1.txt" | sed 's/^/    /' >&2
+  awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="time_epoch_s") c=i} NR==3{print 9984/$c}' "$(ls -t "$reg"/bench_gpu_e2e/*/metrics.csv | head -1)"
+}
+xp_uint8=$(xp_e2e auto)
+xp_float=$(xp_e2e off)
 py_e2e=$(python3 -W ignore "$here/e2e_python.py" "$jpegs" --workers $workers 2>/dev/null | awk '{print $3}')
-printf "  ceiling (synthetic, xp) %10.1f img/s\n" "$ceiling"
-printf "  xp end to end           %10.1f img/s  (%s of ceiling)\n" "$xp_e2e" "$(ratio "$xp_e2e" "$ceiling")"
-printf "  python DataLoader       %10.1f img/s  (xp/python %s)\n" "$py_e2e" "$(ratio "$xp_e2e" "$py_e2e")"
+printf "  ceiling (synthetic, xp)            %10.1f img/s\n" "$ceiling"
+printf "  xp end to end (uint8 batches)      %10.1f img/s  (%s of ceiling, xp/python %s)\n" "$xp_uint8" \
+  "$(ratio "$xp_uint8" "$ceiling")" "$(ratio "$xp_uint8" "$py_e2e")"
+printf "  xp end to end (float32 batches)    %10.1f img/s  (%s of ceiling)\n" "$xp_float" "$(ratio "$xp_float" "$ceiling")"
+printf "  python DataLoader                  %10.1f img/s  (%s of ceiling)\n" "$py_e2e" "$(ratio "$py_e2e" "$ceiling")"
 
 echo "== 3. segmentation experiment, one run (tversky, seed 42), CUDA vs CPU ($(nproc) cores)"
 for dev in cuda cpu; do

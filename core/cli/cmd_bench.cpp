@@ -1,6 +1,7 @@
 // xp bench loader: is the data pipeline fast enough to keep the model busy? Resolves an experiment
 // like `xp run`, then (1) times each stage of one sample's way through the loader on one thread
-// (read + decode by the dataset, every top-level [[augment]] transform, the conversion to a tensor,
+// (the dataset's load, decoding where the dataset left images encoded, every top-level [[augment]]
+// transform (a crop that decodes only its region counts that decode), the conversion to a tensor,
 // collation) in CPU time of that thread, and (2) runs the real multi-threaded loader over the train
 // split for a number of batches and reports images/s beside what the single-thread profile
 // predicts for that many workers. No model is built.
@@ -102,6 +103,7 @@ int loader_command(const std::vector<std::string>& args) {
   // 1. One thread, stage by stage, in that thread's CPU time.
   StageTimes t;
   t.names.push_back("load (" + spec.data.plugin() + ")");
+  t.names.push_back("decode what stayed encoded");
   for (const auto& n : names) t.names.push_back(n);
   t.names.push_back(deferred ? "to uint8 tensor" : "to float tensor");
   t.seconds.assign(t.names.size(), 0.0);
@@ -112,7 +114,7 @@ int loader_command(const std::vector<std::string>& args) {
     double c0 = thread_cpu_seconds();
     Sample s;
     try {
-      s = setup.train->load(static_cast<size_t>(order[static_cast<size_t>(pos)]));
+      s = setup.train->load_lazy(static_cast<size_t>(order[static_cast<size_t>(pos)]));
     } catch (const BadSample&) {
       ++bad;
       continue;
@@ -120,11 +122,25 @@ int loader_command(const std::vector<std::string>& args) {
     double c1 = thread_cpu_seconds();
     t.add(0, c1 - c0);
     Rng rng = Rng::for_sample(setup.seed, 0, pos);
-    for (size_t a = 0; a < augment.size(); ++a) {
-      augment[a]->apply(s, rng);
+    auto decode = [&] {  // as the loader does (data::load_sample), timed on its own
+      if (!s.encoded) return;
+      decode_pending(s);
       const double c2 = thread_cpu_seconds();
-      t.add(1 + a, c2 - c1);
+      t.add(1, c2 - c1);
       c1 = c2;
+    };
+    try {
+      for (size_t a = 0; a < augment.size(); ++a) {
+        if (!augment[a]->reads_encoded()) decode();
+        augment[a]->apply(s, rng);
+        const double c2 = thread_cpu_seconds();
+        t.add(2 + a, c2 - c1);
+        c1 = c2;
+      }
+      decode();
+    } catch (const BadSample&) {
+      ++bad;
+      continue;
     }
     data::PreparedSample p = data::prepare_sample(s, deferred ? &*deferred : nullptr);
     t.add(t.seconds.size() - 1, thread_cpu_seconds() - c1);

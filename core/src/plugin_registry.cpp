@@ -83,6 +83,7 @@ class ProbabilityGate : public Augmentation {
     // The draw happens whether or not the transform fires, so later draws do not shift.
     if (rng.uniform() < p_) inner_->apply(sample, rng);
   }
+  bool reads_encoded() const override { return inner_->reads_encoded(); }
 
  private:
   std::shared_ptr<Augmentation> inner_;

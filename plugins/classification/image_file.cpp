@@ -10,6 +10,8 @@
 
 #include <xp/errors.h>
 
+#include "jpeg_image.h"
+
 namespace xp::classification {
 
 void DecodeOptions::add_to(Schema& schema) {
@@ -37,10 +39,13 @@ DecodeOptions DecodeOptions::from(const Params& params) {
 namespace {
 
 std::vector<uchar> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw BadSample(path, std::string("cannot open: ") + std::strerror(errno));
-  std::vector<uchar> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw BadSample(path, "read error");
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw BadSample(path, "cannot read its size");
+  in.seekg(0);
+  std::vector<uchar> bytes(static_cast<size_t>(size));
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) throw BadSample(path, "read error");
   return bytes;
 }
 
@@ -60,12 +65,7 @@ void verify_complete(const std::string& path, const std::vector<uchar>& bytes) {
     throw BadSample(path, "truncated PNG (no IEND chunk)");
 }
 
-}  // namespace
-
-cv::Mat decode_image_file(const std::string& path, const DecodeOptions& options) {
-  std::vector<uchar> bytes = read_bytes(path);
-  if (bytes.empty()) throw BadSample(path, "empty file (0 bytes)");
-  if (options.verify_end) verify_complete(path, bytes);
+cv::Mat decode_bytes(const std::vector<uchar>& bytes, const std::string& path, const DecodeOptions& options) {
   cv::Mat image;
   try {
     image = cv::imdecode(bytes, options.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
@@ -80,12 +80,36 @@ cv::Mat decode_image_file(const std::string& path, const DecodeOptions& options)
   return image;
 }
 
+}  // namespace
+
+cv::Mat decode_image_file(const std::string& path, const DecodeOptions& options) {
+  std::vector<uchar> bytes = read_bytes(path);
+  if (bytes.empty()) throw BadSample(path, "empty file (0 bytes)");
+  if (options.verify_end) verify_complete(path, bytes);
+  return decode_bytes(bytes, path, options);
+}
+
 Sample ImageFileSplit::load(size_t index) const {
+  Sample s = load_lazy(index);
+  decode_pending(s);
+  return s;
+}
+
+Sample ImageFileSplit::load_lazy(size_t index) const {
   Sample s;
   s.source = paths_.at(index);
-  s.image = decode_image_file(s.source, options_);
   s.label = labels_[index];
   s.index = static_cast<int64_t>(index);
+  auto bytes = std::make_shared<std::vector<uchar>>(read_bytes(s.source));
+  if (bytes->empty()) throw BadSample(s.source, "empty file (0 bytes)");
+  if (options_.verify_end) verify_complete(s.source, *bytes);
+  // JPEGs stay encoded for the transforms to decode what they keep; a resize on load needs them whole.
+  if (options_.height == 0)
+    if (auto jpeg = JpegImage::open(bytes, options_.channels, s.source)) {
+      s.encoded = std::make_shared<JpegImage>(std::move(*jpeg));
+      return s;
+    }
+  s.image = decode_bytes(*bytes, s.source, options_);
   return s;
 }
 

@@ -33,6 +33,7 @@ class ImageFileSplit : public Split {
       : paths_(std::move(paths)), labels_(std::move(labels)), options_(options) {}
   size_t size() const override { return paths_.size(); }
   Sample load(size_t index) const override;
+  Sample load_lazy(size_t index) const override;  // JPEGs stay encoded (JpegImage)
   int64_t label(size_t index) const override { return labels_.at(index); }
   const std::string& path(size_t index) const { return paths_.at(index); }
 

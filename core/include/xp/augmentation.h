@@ -13,6 +13,9 @@ class Augmentation {
   static constexpr const char* kKind = "augmentation";
   virtual ~Augmentation() = default;
   virtual void apply(Sample& sample, Rng& rng) const = 0;
+  // True when apply() accepts a sample whose image is still encoded (Sample::encoded) and decodes
+  // what it needs itself; otherwise the loader decodes the image before calling apply().
+  virtual bool reads_encoded() const { return false; }
 };
 
 // Kind "batch_augmentation": mixes whole collated batches (mixup, cutmix). Sets batch.soft_target

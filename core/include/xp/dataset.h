@@ -24,6 +24,9 @@ class Split {
   virtual ~Split() = default;
   virtual size_t size() const = 0;
   virtual Sample load(size_t index) const = 0;
+  // As load(), but the image may stay encoded (Sample::encoded set, Sample::image empty) so that a
+  // cropping transform decodes only what it keeps. The data loader calls this; the default decodes.
+  virtual Sample load_lazy(size_t index) const { return load(index); }
   // A cheap label for samplers that must not decode images: the class for classification,
   // 1/0 "contains a positive pixel" for segmentation, -1 when unknown.
   virtual int64_t label(size_t index) const { (void)index; return -1; }

@@ -4,10 +4,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <opencv2/core.hpp>
 #include <torch/types.h>
+
+#include "xp/encoded_image.h"
 
 namespace xp {
 
@@ -18,7 +21,16 @@ struct Sample {
   std::map<std::string, int64_t> labels;  // further targets, e.g. {"species", 3}
   int64_t index = -1;                     // index in its split
   std::string source;                     // file path or generator id, for reports
+  // Set (with `image` empty) when the dataset left decoding to the pipeline: Split::load_lazy.
+  std::shared_ptr<const EncodedImage> encoded;
 };
+
+// Decodes a still-encoded image in full (nothing to do otherwise).
+inline void decode_pending(Sample& sample) {
+  if (!sample.encoded) return;
+  if (sample.image.empty()) sample.image = sample.encoded->decode();
+  sample.encoded.reset();
+}
 
 struct Batch {
   torch::Tensor input;        // [B, C, H, W] float32

@@ -25,10 +25,14 @@ void pin(Batch& batch) {
 
 Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augmentation>>& augment, uint64_t seed,
                    int64_t epoch, int64_t position, int64_t index) {
-  Sample sample = split.load(static_cast<size_t>(index));
+  Sample sample = split.load_lazy(static_cast<size_t>(index));
   sample.index = index;
   Rng rng = Rng::for_sample(seed, epoch, position);
-  for (const auto& a : augment) a->apply(sample, rng);
+  for (const auto& a : augment) {
+    if (!a->reads_encoded()) decode_pending(sample);
+    a->apply(sample, rng);
+  }
+  decode_pending(sample);
   return sample;
 }
 

@@ -1,0 +1,177 @@
+#include "jpeg_image.h"
+
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+
+#include <jpeglib.h>  // after <cstdio>: it uses FILE
+#include <jerror.h>
+
+#include <xp/errors.h>
+
+namespace xp::classification {
+
+namespace {
+
+// libjpeg reports errors through a callback that must not return: it jumps back to the setjmp in
+// the function that called libjpeg, which turns the message into an exception from C++ code.
+// Warnings about corrupt data are ignored, as cv::imdecode ignores them, except the entropy-coded
+// data ending early (the file or the segment: a truncated file that verify_end did not catch),
+// which would decode partly grey.
+struct ErrorManager {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  bool truncated;
+};
+
+[[noreturn]] void on_error(j_common_ptr c) {
+  auto* e = reinterpret_cast<ErrorManager*>(c->err);
+  (*c->err->format_message)(c, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+void on_message(j_common_ptr c, int level) {
+  auto* e = reinterpret_cast<ErrorManager*>(c->err);
+  if (level == -1 && (c->err->msg_code == JWRN_JPEG_EOF || c->err->msg_code == JWRN_HIT_MARKER)) e->truncated = true;
+}
+
+void install(jpeg_decompress_struct& c, ErrorManager& e) {
+  c.err = jpeg_std_error(&e.pub);
+  e.pub.error_exit = on_error;
+  e.pub.emit_message = on_message;
+  e.message[0] = '\0';
+  e.truncated = false;
+}
+
+struct Header {
+  int width = 0, height = 0, orientation = 1;
+  J_COLOR_SPACE color = JCS_UNKNOWN;
+};
+
+// Only trivially destructible objects live between setjmp and a possible longjmp.
+bool read_header(const unsigned char* data, size_t size, Header& h, char* message) {
+  jpeg_decompress_struct c;
+  ErrorManager e;
+  install(c, e);
+  if (setjmp(e.jump)) {
+    std::memcpy(message, e.message, JMSG_LENGTH_MAX);
+    jpeg_destroy_decompress(&c);
+    return false;
+  }
+  jpeg_create_decompress(&c);
+  jpeg_mem_src(&c, data, static_cast<unsigned long>(size));
+  jpeg_save_markers(&c, JPEG_APP0 + 1, 0xFFFF);
+  jpeg_read_header(&c, TRUE);
+  h.width = static_cast<int>(c.image_width);
+  h.height = static_cast<int>(c.image_height);
+  h.color = c.jpeg_color_space;
+  for (jpeg_saved_marker_ptr m = c.marker_list; m; m = m->next)
+    if (m->marker == JPEG_APP0 + 1) h.orientation = exif_orientation(m->data, m->data_length);
+  jpeg_destroy_decompress(&c);
+  return true;
+}
+
+// Decodes rows [want.y, want.y + want.height) and at least columns [want.x, want.x + want.width)
+// into `rows` (want.height x full width, preallocated by the caller). `x_offset` receives the
+// first decoded column: libjpeg widens the column range to whole iMCUs.
+bool decode_rows(const unsigned char* data, size_t size, int channels, const cv::Rect& want, cv::Mat& rows,
+                 int& x_offset, char* message, bool& truncated) {
+  jpeg_decompress_struct c;
+  ErrorManager e;
+  install(c, e);
+  if (setjmp(e.jump)) {
+    std::memcpy(message, e.message, JMSG_LENGTH_MAX);
+    jpeg_destroy_decompress(&c);
+    return false;
+  }
+  jpeg_create_decompress(&c);
+  jpeg_mem_src(&c, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&c, TRUE);
+  c.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_start_decompress(&c);
+  JDIMENSION x = static_cast<JDIMENSION>(want.x), w = static_cast<JDIMENSION>(want.width);
+  if (w < c.output_width) jpeg_crop_scanline(&c, &x, &w);
+  if (want.y > 0) jpeg_skip_scanlines(&c, static_cast<JDIMENSION>(want.y));
+  for (int r = 0; r < want.height; ++r) {
+    JSAMPROW row = rows.ptr<unsigned char>(r);
+    jpeg_read_scanlines(&c, &row, 1);
+  }
+  if (c.output_scanline < c.output_height)
+    jpeg_abort_decompress(&c);  // rows below the region are never decoded
+  else
+    jpeg_finish_decompress(&c);
+  truncated = e.truncated;
+  jpeg_destroy_decompress(&c);
+  x_offset = static_cast<int>(x);
+  return true;
+}
+
+uint32_t read_u32(const unsigned char* p, bool little) {
+  return little ? (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24)
+                : (uint32_t{p[3]} | uint32_t{p[2]} << 8 | uint32_t{p[1]} << 16 | uint32_t{p[0]} << 24);
+}
+
+uint16_t read_u16(const unsigned char* p, bool little) {
+  return static_cast<uint16_t>(little ? (p[0] | p[1] << 8) : (p[1] | p[0] << 8));
+}
+
+}  // namespace
+
+int exif_orientation(const unsigned char* app1, size_t size) {
+  // "Exif\0\0", then a TIFF header: byte order, 42, offset of the first IFD (from the TIFF start).
+  if (size < 14 || std::memcmp(app1, "Exif\0\0", 6) != 0) return 1;
+  const unsigned char* tiff = app1 + 6;
+  const size_t n = size - 6;
+  const bool little = tiff[0] == 'I' && tiff[1] == 'I';
+  if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
+  if (read_u16(tiff + 2, little) != 42) return 1;
+  const size_t ifd = read_u32(tiff + 4, little);
+  if (ifd + 2 > n) return 1;
+  const size_t entries = read_u16(tiff + ifd, little);
+  for (size_t i = 0; i < entries; ++i) {
+    const size_t at = ifd + 2 + 12 * i;
+    if (at + 12 > n) return 1;
+    if (read_u16(tiff + at, little) == 0x0112) {  // Orientation, a SHORT stored in the value field
+      const int v = read_u16(tiff + at + 8, little);
+      return v >= 1 && v <= 8 ? v : 1;
+    }
+  }
+  return 1;
+}
+
+std::optional<JpegImage> JpegImage::open(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels,
+                                         const std::string& path) {
+  const auto& b = *bytes;
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
+  Header h;
+  char message[JMSG_LENGTH_MAX];
+  if (!read_header(b.data(), b.size(), h, message)) throw BadSample(path, std::string("corrupt JPEG header: ") + message);
+  if (h.color == JCS_CMYK || h.color == JCS_YCCK || h.orientation != 1) return std::nullopt;
+  if (h.width <= 0 || h.height <= 0) throw BadSample(path, "JPEG header gives an empty image");
+  JpegImage image(std::move(bytes), channels, path);
+  image.width_ = h.width;
+  image.height_ = h.height;
+  return image;
+}
+
+cv::Mat JpegImage::decode(const cv::Rect& region) const {
+  const cv::Rect whole(0, 0, width_, height_);
+  if (region.empty() || (region & whole) != region)
+    throw std::invalid_argument(path_ + ": region outside the " + std::to_string(width_) + "x" +
+                                std::to_string(height_) + " image");
+  // A margin of whole chroma blocks: upsampling at the region's edges then reads real neighbours.
+  constexpr int kMargin = 16;
+  const cv::Rect want = cv::Rect(region.x - kMargin, region.y - kMargin, region.width + 2 * kMargin,
+                                 region.height + 2 * kMargin) & whole;
+  cv::Mat rows(want.height, width_, CV_8UC(channels_));
+  int x_offset = 0;
+  bool truncated = false;
+  char message[JMSG_LENGTH_MAX];
+  if (!decode_rows(bytes_->data(), bytes_->size(), channels_, want, rows, x_offset, message, truncated))
+    throw BadSample(path_, std::string("corrupt JPEG: ") + message);
+  if (truncated) throw BadSample(path_, "truncated JPEG data (the entropy-coded data ends early)");
+  return rows(cv::Rect(region.x - x_offset, region.y - want.y, region.width, region.height)).clone();
+}
+
+}  // namespace xp::classification

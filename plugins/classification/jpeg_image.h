@@ -1,0 +1,45 @@
+#pragma once
+// A JPEG file held encoded (xp::EncodedImage), decoded with libjpeg-turbo region by region:
+// rows above the region are skipped (entropy-decoded only), rows below are never touched, and
+// columns outside it skip the inverse DCT and colour conversion. A random_resized_crop of a photo
+// decodes roughly half of the work of the whole image.
+//
+// The region is decoded with a margin and cut out afterwards, so chroma upsampling sees the same
+// neighbours as in a full decode: the pixels equal cv::imdecode's (RGB) bit for bit
+// (tests/unit/test_classification_datasets.cpp checks it).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <xp/encoded_image.h>
+
+namespace xp::classification {
+
+class JpegImage : public EncodedImage {
+ public:
+  // The header of `bytes` read; nullopt when this decoder should not take the file: not a JPEG,
+  // CMYK/YCCK colour, or an EXIF orientation other than "normal" (cv::imdecode rotates those).
+  // Throws xp::BadSample for a JPEG whose header is corrupt.
+  static std::optional<JpegImage> open(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels,
+                                       const std::string& path);
+
+  int width() const override { return width_; }
+  int height() const override { return height_; }
+  int channels() const override { return channels_; }
+  cv::Mat decode(const cv::Rect& region) const override;
+  using EncodedImage::decode;
+
+ private:
+  JpegImage(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels, std::string path)
+      : bytes_(std::move(bytes)), channels_(channels), path_(std::move(path)) {}
+  std::shared_ptr<const std::vector<unsigned char>> bytes_;
+  int width_ = 0, height_ = 0, channels_ = 3;
+  std::string path_;
+};
+
+// The EXIF orientation (1-8) in a JPEG's APP1 segment, 1 when there is none (or it is unreadable).
+int exif_orientation(const unsigned char* app1, size_t size);
+
+}  // namespace xp::classification

@@ -1,0 +1,200 @@
+// Lazy JPEG decoding (Split::load_lazy, xp::EncodedImage): a region's pixels equal the same
+// region of OpenCV's full decode, for the JPEG flavours cameras write; random_resized_crop on an
+// encoded sample gives exactly the eager result; files the region decoder must not take (EXIF
+// rotation) are decoded eagerly; corrupt data is a BadSample the loader skips.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <unistd.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "data/data_loader.h"
+#include "test_classification_support.h"
+#include "xp/errors.h"
+
+using xp_test::make;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() / ("xp_test_jpeg_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+// Photo-like content: smooth colour fields plus noise, so chroma upsampling matters at every edge.
+cv::Mat photo(int h, int w, int seed) {
+  cv::RNG rng(static_cast<uint64_t>(seed));
+  cv::Mat small(h / 8 + 2, w / 8 + 2, CV_8UC3), big, noise(h, w, CV_8UC3);
+  rng.fill(small, cv::RNG::UNIFORM, 0, 256);
+  cv::resize(small, big, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
+  rng.fill(noise, cv::RNG::UNIFORM, 0, 24);
+  return big + noise;
+}
+
+cv::Mat opencv_rgb(const fs::path& file, int channels) {
+  cv::Mat m = cv::imread(file.string(), channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  if (channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  return m;
+}
+
+bool same_pixels(const cv::Mat& a, const cv::Mat& b) {
+  if (a.size() != b.size() || a.type() != b.type()) return false;
+  return cv::norm(a, b, cv::NORM_INF) == 0;
+}
+
+std::shared_ptr<xp::Split> folder_split(const fs::path& root, int channels = 3) {
+  auto ds = make<xp::Dataset>("image_folder", {{"root", root.string()}, {"channels", channels}, {"val_fraction", 0.0},
+                                               {"test_fraction", 0.0}});
+  return ds->split("train");
+}
+
+void load_augment_plugins() {
+  static const bool loaded = [] {
+    xp_test::load_plugin_library("xp_augment");
+    return true;
+  }();
+  (void)loaded;
+}
+
+}  // namespace
+
+TEST_CASE("jpeg regions: every region equals OpenCV's full decode, baseline, progressive, restart markers, grey") {
+  TempDir tmp;
+  const cv::Mat img = photo(203, 157, 1);  // sizes that are not multiples of the 16-px MCU
+  cv::Mat grey;
+  cv::cvtColor(img, grey, cv::COLOR_BGR2GRAY);
+  fs::create_directories(tmp.path / "a");
+  REQUIRE(cv::imwrite((tmp.path / "a" / "420.jpg").string(), img, {cv::IMWRITE_JPEG_QUALITY, 90}));
+  REQUIRE(cv::imwrite((tmp.path / "a" / "q100.jpg").string(), img, {cv::IMWRITE_JPEG_QUALITY, 100}));
+  REQUIRE(cv::imwrite((tmp.path / "a" / "progressive.jpg").string(), img, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}));
+  REQUIRE(cv::imwrite((tmp.path / "a" / "restart.jpg").string(), img, {cv::IMWRITE_JPEG_RST_INTERVAL, 3}));
+  REQUIRE(cv::imwrite((tmp.path / "a" / "grey.jpg").string(), grey));
+  std::mt19937 gen(7);
+  for (int channels : {3, 1}) {
+    auto split = folder_split(tmp.path, channels);
+    REQUIRE(split->size() == 5);
+    for (size_t i = 0; i < split->size(); ++i) {
+      xp::Sample lazy = split->load_lazy(i);
+      INFO(lazy.source << ", channels " << channels);
+      REQUIRE(lazy.encoded);
+      CHECK(lazy.image.empty());
+      CHECK(lazy.encoded->width() == 157);
+      CHECK(lazy.encoded->height() == 203);
+      const cv::Mat reference = opencv_rgb(lazy.source, channels);
+      CHECK(same_pixels(lazy.encoded->decode(), reference));
+      CHECK(same_pixels(split->load(i).image, reference));  // load() is the eager path of the same
+      for (int r = 0; r < 40; ++r) {
+        const int w = std::uniform_int_distribution<int>(1, 157)(gen), h = std::uniform_int_distribution<int>(1, 203)(gen);
+        const cv::Rect roi(std::uniform_int_distribution<int>(0, 157 - w)(gen),
+                           std::uniform_int_distribution<int>(0, 203 - h)(gen), w, h);
+        INFO("region " << roi);
+        CHECK(same_pixels(lazy.encoded->decode(roi), reference(roi)));
+      }
+      CHECK_THROWS_AS(lazy.encoded->decode(cv::Rect(150, 0, 20, 10)), std::invalid_argument);
+    }
+  }
+}
+
+TEST_CASE("jpeg regions: random_resized_crop on an encoded sample equals the eager pipeline") {
+  load_augment_plugins();
+  TempDir tmp;
+  fs::create_directories(tmp.path / "a");
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(cv::imwrite((tmp.path / "a" / (std::to_string(i) + ".jpg")).string(), photo(240 + 16 * i, 320, i)));
+  auto split = folder_split(tmp.path);
+  auto crop = make<xp::Augmentation>("random_resized_crop", {{"size", xp_test::ints({64, 80})}});
+  CHECK(crop->reads_encoded());
+  for (size_t i = 0; i < split->size(); ++i)
+    for (uint64_t draw = 0; draw < 8; ++draw) {
+      xp::Sample lazy = split->load_lazy(i), eager = split->load(i);
+      REQUIRE(lazy.encoded);
+      xp::Rng a(draw), b(draw);
+      crop->apply(lazy, a);
+      crop->apply(eager, b);
+      CHECK_FALSE(lazy.encoded);
+      CHECK(same_pixels(lazy.image, eager.image));
+    }
+  // Through the loader (decode before transforms that need pixels, hflip here): same batches as a
+  // split that only offers eager loading.
+  struct EagerOnly : xp::Split {
+    std::shared_ptr<xp::Split> inner;
+    size_t size() const override { return inner->size(); }
+    xp::Sample load(size_t i) const override { return inner->load(i); }
+  };
+  auto eager = std::make_shared<EagerOnly>();
+  eager->inner = split;
+  std::vector<std::shared_ptr<xp::Augmentation>> pipeline{make<xp::Augmentation>("hflip"), crop};
+  xp::data::LoaderOptions o;
+  o.batch_size = 4;
+  o.workers = 2;
+  auto batch = [&](std::shared_ptr<const xp::Split> s, std::vector<std::shared_ptr<xp::Augmentation>> p) {
+    xp::data::EpochLoader loader(s, std::move(p), o, 3, {0, 1, 2, 3});
+    return loader.next()->input;
+  };
+  CHECK(torch::equal(batch(split, {crop}), batch(eager, {crop})));
+  CHECK(torch::equal(batch(split, pipeline), batch(eager, pipeline)));
+}
+
+TEST_CASE("jpeg regions: EXIF-rotated files decode eagerly (rotated as OpenCV does); corrupt data is a BadSample") {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "a");
+  const cv::Mat img = photo(48, 64, 3);
+  std::vector<uchar> jpeg;
+  REQUIRE(cv::imencode(".jpg", img, jpeg));
+  // An APP1 Exif segment with Orientation = 6 (rotate 90 degrees clockwise) right after SOI.
+  const std::vector<uchar> app1{0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0,
+                                0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0};
+  std::vector<uchar> rotated(jpeg.begin(), jpeg.begin() + 2);
+  rotated.insert(rotated.end(), app1.begin(), app1.end());
+  rotated.insert(rotated.end(), jpeg.begin() + 2, jpeg.end());
+  std::ofstream(tmp.path / "a" / "1_rotated.jpg", std::ios::binary)
+      .write(reinterpret_cast<const char*>(rotated.data()), static_cast<std::streamsize>(rotated.size()));
+  // Entropy data cut short, end marker kept (so verify_end passes): libjpeg would fill grey.
+  REQUIRE(cv::imencode(".jpg", photo(160, 64, 4), jpeg));
+  std::vector<uchar> cut(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() * 2 / 3));
+  cut.push_back(0xFF);
+  cut.push_back(0xD9);
+  std::ofstream(tmp.path / "a" / "2_cut.jpg", std::ios::binary)
+      .write(reinterpret_cast<const char*>(cut.data()), static_cast<std::streamsize>(cut.size()));
+  // A header that is not one.
+  std::vector<uchar> bad{0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x03, 0x01, 0xFF, 0xD9};
+  std::ofstream(tmp.path / "a" / "3_header.jpg", std::ios::binary)
+      .write(reinterpret_cast<const char*>(bad.data()), static_cast<std::streamsize>(bad.size()));
+
+  auto split = folder_split(tmp.path);
+  REQUIRE(split->size() == 3);
+  xp::Sample r = split->load_lazy(0);
+  CHECK_FALSE(r.encoded);
+  CHECK(r.image.rows == 64);  // rotated: 48x64 became 64x48
+  CHECK(r.image.cols == 48);
+  CHECK(same_pixels(r.image, opencv_rgb(r.source, 3)));
+
+  xp::Sample c = split->load_lazy(1);
+  REQUIRE(c.encoded);
+  CHECK(c.encoded->decode(cv::Rect(0, 0, 8, 8)).rows == 8);  // the top rows are intact
+  CHECK_THROWS_WITH_AS(c.encoded->decode(), doctest::Contains("truncated JPEG data"), xp::BadSample);
+  CHECK_THROWS_AS(split->load(1), xp::BadSample);
+  CHECK_THROWS_WITH_AS(split->load_lazy(2), doctest::Contains("corrupt JPEG header"), xp::BadSample);
+
+  // The loader skips and reports both broken files, whichever stage finds them.
+  xp::data::LoaderOptions o;
+  o.batch_size = 3;
+  o.workers = 2;
+  xp::data::EpochLoader loader(split, {}, o, 0, {0, 1, 2});
+  auto b = loader.next();
+  REQUIRE(b);
+  CHECK(b->size() == 1);
+  CHECK(loader.skipped().size() == 2);
+}
