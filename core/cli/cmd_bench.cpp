@@ -80,10 +80,10 @@ int loader_command(const std::vector<std::string>& args) {
   engine::TrainSetup setup = engine::build_data_setup(spec);
   if (!setup.train || setup.train->size() == 0) throw ConfigError(file + ": the train split is empty");
   const auto& o = setup.options;
-  if (workers < 0) workers = o.workers;
 
   // The trainer's decision (engine/trainer.cpp): CUDA when the run would train there.
   const bool cuda = torch::cuda::is_available() && o.device != "cpu";
+  if (workers < 0) workers = engine::resolve_workers(o.workers, cuda);
   if (uint8_mode == "auto") uint8_mode = (o.normalize_on_device == "on" || (o.normalize_on_device == "auto" && cuda)) ? "on" : "off";
   std::vector<std::shared_ptr<Augmentation>> augment = setup.augment;
   std::vector<std::string> names;

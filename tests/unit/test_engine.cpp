@@ -317,6 +317,7 @@ class TestNormalize : public xp::Augmentation {
 TEST_CASE("engine: normalize_on_device = on trains as the loader-side conversion does") {
   auto run = [](const std::string& mode, bool with_normalize, std::string* log = nullptr) {
     auto s = make_setup(3);
+    s.options.device = "cpu";  // also on a machine with CUDA, where auto would mean on
     s.options.normalize_on_device = mode;
     s.options.workers = 2;
     if (with_normalize) {
@@ -341,7 +342,7 @@ TEST_CASE("engine: normalize_on_device = on trains as the loader-side conversion
       for (const auto& [k, v] : off.first[e]) CHECK(on.first[e].at(k) == doctest::Approx(v).epsilon(1e-5));
     for (size_t i = 0; i < on.second.size(); ++i) CHECK(torch::allclose(on.second[i], off.second[i], 1e-5, 1e-6));
   }
-  // auto means off on a CPU device.
+  // auto means off when training on the CPU.
   std::string log_auto;
   run("auto", true, &log_auto);
   CHECK(log_auto.find("images leave the loader as uint8") == std::string::npos);

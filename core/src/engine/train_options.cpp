@@ -1,5 +1,8 @@
 #include "engine/train_options.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "engine/train_schema.h"
 
 namespace xp::engine {
@@ -144,6 +147,13 @@ int64_t TrainOptions::stage_of(int64_t epoch) const {
     if (epoch < end) return static_cast<int64_t>(i);
   }
   return stages.empty() ? -1 : static_cast<int64_t>(stages.size()) - 1;
+}
+
+int64_t resolve_workers(int64_t configured, bool cuda) {
+  if (configured >= 0) return configured;
+  if (!cuda) return 2;
+  const int64_t cores = static_cast<int64_t>(std::thread::hardware_concurrency());
+  return std::max<int64_t>(1, cores - 2);
 }
 
 }  // namespace xp::engine

@@ -70,7 +70,7 @@ struct TensorBoardOptions {
 struct TrainOptions {
   int64_t epochs = 10, batch_size = 32, eval_batch_size = 0, accumulate = 1;
   double grad_clip = 0.0;
-  int64_t workers = 2, prefetch = 4, threads = 0, max_steps_per_epoch = 0, eval_every = 1;
+  int64_t workers = -1, prefetch = 4, threads = 0, max_steps_per_epoch = 0, eval_every = 1;
   bool drop_last = true;
   std::string device = "auto", precision = "fp32";
   bool channels_last = false, cudnn_benchmark = false, pin_memory = true;
@@ -92,5 +92,10 @@ struct TrainOptions {
   // The stage an epoch (0-based) belongs to; -1 without stages.
   int64_t stage_of(int64_t epoch) const;
 };
+
+// train.workers = -1 (auto): on CUDA every core but two (the training thread and the one that
+// collates batches), since decoding is what bounds a GPU run; on the CPU 2, leaving the cores to
+// torch's own threads. Any other value is taken as it is.
+int64_t resolve_workers(int64_t configured, bool cuda);
 
 }  // namespace xp::engine

@@ -94,7 +94,9 @@ Schema train_schema() {
       .add_int("eval_batch_size", 0, "batch size for validation/test (0 = batch_size)").min(0)
       .add_int("accumulate", 1, "optimizer step every N batches (effective batch = batch_size * N)").min(1)
       .add_float("grad_clip", 0.0, "clip the global gradient norm to this (0 = off)").min(0.0)
-      .add_int("workers", 2, "loader threads that decode and augment").min(0)
+      .add_int("workers", -1, "loader threads that decode and augment; -1 = auto: every core but two when "
+                              "training on CUDA, 2 on the CPU")
+      .min(-1)
       .add_int("prefetch", 4, "batches prepared ahead of the trainer").min(1)
       .add_int("threads", 0, "torch intra-op threads (0 = all cores)").min(0)
       .add_int("max_steps_per_epoch", 0, "stop each epoch after this many steps (0 = full epoch)").min(0)

@@ -455,7 +455,7 @@ void Loop::train_epoch(int64_t epoch) {
   data::LoaderOptions lo;
   lo.batch_size = o_.batch_size;
   lo.drop_last = o_.drop_last;
-  lo.workers = o_.workers;
+  lo.workers = resolve_workers(o_.workers, device_.is_cuda());
   lo.prefetch = o_.prefetch;
   lo.seed = s_.seed;
   lo.task = s_.info.task;
@@ -591,7 +591,7 @@ std::map<std::string, double> Loop::evaluate(const Split& split, const std::stri
   data::LoaderOptions lo;
   lo.batch_size = o_.eval_batch_size > 0 ? o_.eval_batch_size : o_.batch_size;
   lo.drop_last = false;
-  lo.workers = o_.workers;
+  lo.workers = resolve_workers(o_.workers, device_.is_cuda());
   lo.prefetch = o_.prefetch;
   lo.seed = s_.seed;
   lo.task = s_.info.task;

@@ -73,7 +73,7 @@ MemberPredictions predict_member(const EnsembleMember& member, const EnsembleOpt
   data::LoaderOptions lo;
   lo.batch_size = setup.options.eval_batch_size > 0 ? setup.options.eval_batch_size : setup.options.batch_size;
   lo.drop_last = false;
-  lo.workers = setup.options.workers;
+  lo.workers = engine::resolve_workers(setup.options.workers, device.is_cuda());
   lo.prefetch = setup.options.prefetch;
   lo.seed = setup.seed;
   lo.task = setup.info.task;
