@@ -11,6 +11,7 @@
 #include <xp/errors.h>
 
 #include "jpeg_image.h"
+#include "nvjpeg_decoder.h"
 
 namespace xp::classification {
 
@@ -19,7 +20,10 @@ void DecodeOptions::add_to(Schema& schema) {
       .add_ints("resize", {0, 0}, "resize every image to [height, width] on load (0 = keep; needed when "
                                   "file sizes differ and no resize augmentation follows)").range(0, 16384)
       .add_bool("verify_end", true, "treat JPEG/PNG files without their end marker as corrupt (truncated "
-                                    "downloads; OpenCV would decode them partly grey)");
+                                    "downloads; OpenCV would decode them partly grey)")
+      .add_string("decoder", "cpu", "JPEG decoding: cpu = libjpeg-turbo (crops decode only their region), nvjpeg = "
+                                    "NVIDIA nvJPEG on the GPU (builds that found it, machines with CUDA)")
+      .choices({"cpu", "nvjpeg"});
 }
 
 DecodeOptions DecodeOptions::from(const Params& params) {
@@ -33,6 +37,11 @@ DecodeOptions DecodeOptions::from(const Params& params) {
   o.height = size[0];
   o.width = size[1];
   o.verify_end = params.get_bool("verify_end");
+  o.nvjpeg = params.get_string("decoder") == "nvjpeg";
+  if (o.nvjpeg) {
+    const std::string why = nvjpeg_unavailable_reason();
+    if (!why.empty()) throw ConfigError("decoder = \"nvjpeg\": " + why + "; use decoder = \"cpu\"", params.where());
+  }
   return o;
 }
 
@@ -105,7 +114,7 @@ Sample ImageFileSplit::load_lazy(size_t index) const {
   if (options_.verify_end) verify_complete(s.source, *bytes);
   // JPEGs stay encoded for the transforms to decode what they keep; a resize on load needs them whole.
   if (options_.height == 0)
-    if (auto jpeg = JpegImage::open(bytes, options_.channels, s.source)) {
+    if (auto jpeg = JpegImage::open(bytes, options_.channels, s.source, options_.nvjpeg)) {
       s.encoded = std::make_shared<JpegImage>(std::move(*jpeg));
       return s;
     }

@@ -18,6 +18,7 @@ struct DecodeOptions {
   int64_t height = 0;    // resize target, 0 = keep the file's size
   int64_t width = 0;
   bool verify_end = true;  // reject JPEG/PNG files without their end marker (truncated)
+  bool nvjpeg = false;     // decoder = "nvjpeg": JPEGs decoded on the GPU (nvjpeg_decoder.h)
 
   // The schema parameters shared by the file-based datasets, and reading them back.
   static void add_to(Schema& schema);

@@ -1,5 +1,7 @@
 #include "jpeg_image.h"
 
+#include "nvjpeg_decoder.h"
+
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -141,7 +143,7 @@ int exif_orientation(const unsigned char* app1, size_t size) {
 }
 
 std::optional<JpegImage> JpegImage::open(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels,
-                                         const std::string& path) {
+                                         const std::string& path, bool nvjpeg) {
   const auto& b = *bytes;
   if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
   Header h;
@@ -152,6 +154,7 @@ std::optional<JpegImage> JpegImage::open(std::shared_ptr<const std::vector<unsig
   JpegImage image(std::move(bytes), channels, path);
   image.width_ = h.width;
   image.height_ = h.height;
+  image.nvjpeg_ = nvjpeg;
   return image;
 }
 
@@ -160,6 +163,7 @@ cv::Mat JpegImage::decode(const cv::Rect& region) const {
   if (region.empty() || (region & whole) != region)
     throw std::invalid_argument(path_ + ": region outside the " + std::to_string(width_) + "x" +
                                 std::to_string(height_) + " image");
+  if (nvjpeg_) return nvjpeg_decode(*bytes_, channels_, region, width_, height_, path_);
   // A margin of whole chroma blocks: upsampling at the region's edges then reads real neighbours.
   constexpr int kMargin = 16;
   const cv::Rect want = cv::Rect(region.x - kMargin, region.y - kMargin, region.width + 2 * kMargin,

@@ -22,8 +22,9 @@ class JpegImage : public EncodedImage {
   // The header of `bytes` read; nullopt when this decoder should not take the file: not a JPEG,
   // CMYK/YCCK colour, or an EXIF orientation other than "normal" (cv::imdecode rotates those).
   // Throws xp::BadSample for a JPEG whose header is corrupt.
+  // `nvjpeg`: decode() runs nvJPEG on the GPU (nvjpeg_decoder.h) instead of libjpeg-turbo.
   static std::optional<JpegImage> open(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels,
-                                       const std::string& path);
+                                       const std::string& path, bool nvjpeg = false);
 
   int width() const override { return width_; }
   int height() const override { return height_; }
@@ -36,6 +37,7 @@ class JpegImage : public EncodedImage {
       : bytes_(std::move(bytes)), channels_(channels), path_(std::move(path)) {}
   std::shared_ptr<const std::vector<unsigned char>> bytes_;
   int width_ = 0, height_ = 0, channels_ = 3;
+  bool nvjpeg_ = false;
   std::string path_;
 };
 

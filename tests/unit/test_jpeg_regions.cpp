@@ -198,3 +198,37 @@ TEST_CASE("jpeg regions: EXIF-rotated files decode eagerly (rotated as OpenCV do
   CHECK(b->size() == 1);
   CHECK(loader.skipped().size() == 2);
 }
+
+TEST_CASE("jpeg regions: decoder = nvjpeg decodes as libjpeg does (within IDCT rounding), or is refused clearly") {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "a");
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(cv::imwrite((tmp.path / "a" / (std::to_string(i) + ".jpg")).string(), photo(120 + 8 * i, 160, 10 + i)));
+  std::shared_ptr<xp::Dataset> gpu;
+  try {
+    gpu = make<xp::Dataset>("image_folder", {{"root", tmp.path.string()}, {"decoder", "nvjpeg"}, {"val_fraction", 0.0},
+                                             {"test_fraction", 0.0}});
+  } catch (const xp::ConfigError& e) {
+    // A build without nvJPEG, or no CUDA device: say which and what to use instead.
+    const std::string m = e.what();
+    CHECK(m.find("decoder = \"nvjpeg\"") != std::string::npos);
+    CHECK(m.find("use decoder = \"cpu\"") != std::string::npos);
+    CHECK((m.find("no nvJPEG") != std::string::npos || m.find("CUDA device") != std::string::npos));
+    return;
+  }
+  auto split = gpu->split("train"), cpu = folder_split(tmp.path);
+  for (size_t i = 0; i < split->size(); ++i) {
+    xp::Sample lazy = split->load_lazy(i);
+    REQUIRE(lazy.encoded);
+    const cv::Mat whole = lazy.encoded->decode(), reference = cpu->load(i).image;
+    REQUIRE(whole.size() == reference.size());
+    REQUIRE(whole.type() == reference.type());
+    cv::Mat diff;
+    cv::absdiff(whole, reference, diff);
+    const double mean = cv::mean(diff.reshape(1))[0];
+    MESSAGE(lazy.source << ": mean |nvjpeg - libjpeg| = " << mean);
+    CHECK(mean < 3.0);
+    const cv::Rect roi(17, 9, 101, 77);
+    CHECK(same_pixels(lazy.encoded->decode(roi), whole(roi)));  // a region is cut from the same decode
+  }
+}
