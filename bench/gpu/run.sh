@@ -35,6 +35,9 @@ for u in on off; do
   "$build/xp" bench loader "$here/e2e.toml" --set data.root=\"$jpegs\" --workers $workers --batches 30 --uint8 $u \
     | sed 's/^/    /'
 done
+echo "  loader alone with decoder = nvjpeg (builds that found nvJPEG):"
+"$build/xp" bench loader "$here/e2e.toml" --set data.root=\"$jpegs\" --set data.decoder=\"nvjpeg\" \
+  --workers $workers --batches 30 2>&1 | tail -1 | sed 's/^/    /' || true
 reg=$(mktemp -d)
 # xp end to end, images/s of the second epoch (39 batches of 256 = 9984 images)
 xp_e2e() {
