@@ -1,11 +1,11 @@
-# `cmake --install build --prefix P` gives P/bin/xp, P/lib/libxpcore.so, P/lib/xp/plugins/*.so,
+# `cmake --install build --prefix P` gives P/bin/xp, P/lib/libxpcore.so and libxpbase.so, P/lib/xp/plugins/*.so,
 # P/include/xp/*.h and P/lib/cmake/xp/ so that out-of-tree plugins can find_package(xp).
 include(CMakePackageConfigHelpers)
 set(XP_BUILD_TREE_ENTRY ${CMAKE_SOURCE_DIR}/core/src/plugin_entry.cpp)
 set(XP_BUILD_TREE_MODULE ${CMAKE_SOURCE_DIR}/cmake/XpPlugin.cmake)
 install(TARGETS xp RUNTIME DESTINATION bin)
-install(TARGETS xpcore EXPORT xpTargets LIBRARY DESTINATION lib)
-install(DIRECTORY core/include/xp DESTINATION include)
+install(TARGETS xpbase xpcore EXPORT xpTargets LIBRARY DESTINATION lib)
+install(DIRECTORY base/include/xp core/include/xp DESTINATION include)
 install(FILES core/src/plugin_entry.cpp DESTINATION share/xp)
 install(FILES cmake/XpPlugin.cmake DESTINATION lib/cmake/xp)
 install(EXPORT xpTargets NAMESPACE xp:: DESTINATION lib/cmake/xp)

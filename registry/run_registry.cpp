@@ -16,8 +16,8 @@
 #include "param_value.h"
 #include "registry_schema.h"
 #include "sqlite_db.h"
-#include "suggest.h"
-#include "util/sha256.h"
+#include "xp/base/suggest.h"
+#include "xp/base/sha256.h"
 #include "where_expr.h"
 #include "xp/errors.h"
 

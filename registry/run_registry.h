@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "run_recorder.h"
-#include "run_status_names.h"
+#include "xp/base/run_recorder.h"
+#include "xp/base/run_status_names.h"
 
 namespace xp {
 

@@ -8,7 +8,7 @@
 
 #include "param_value.h"
 #include "sqlite_db.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "text_table.h"
 #include "where_expr.h"
 #include "xp/errors.h"

@@ -117,16 +117,6 @@ std::string format_value(std::optional<double> v, int significant) {
   return buf;
 }
 
-std::string format_duration(std::optional<double> seconds) {
-  if (!seconds || std::isnan(*seconds)) return "-";
-  double s = std::max(0.0, *seconds);
-  char buf[64];
-  if (s < 60) std::snprintf(buf, sizeof(buf), "%.1fs", s);
-  else if (s < 3600) std::snprintf(buf, sizeof(buf), "%dm%02ds", int(s) / 60, int(s) % 60);
-  else std::snprintf(buf, sizeof(buf), "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
-  return buf;
-}
-
 std::string format_time(std::optional<double> t) {
   if (!t) return "-";
   std::time_t secs = static_cast<std::time_t>(*t);

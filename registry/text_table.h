@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "xp/base/duration.h"
+
 namespace xp::registry {
 
 class TextTable {
@@ -26,7 +28,7 @@ class TextTable {
 // 4 significant digits ("0.9123", "1.235e-05"); "-" for a missing value, "nan" for NaN.
 std::string format_value(std::optional<double> v, int significant = 4);
 // "45.2s", "3m05s", "2h03m".
-std::string format_duration(std::optional<double> seconds);
+using xp::format_duration;  // xp/base/duration.h
 // Local time "2024-05-01 12:03:04".
 std::string format_time(std::optional<double> unix_seconds);
 // UTC ISO 8601 "2024-05-01T10:03:04Z" for machine-readable output.

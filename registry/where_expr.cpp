@@ -5,8 +5,8 @@
 #include <optional>
 
 #include "param_value.h"
-#include "run_status_names.h"
-#include "suggest.h"
+#include "xp/base/run_status_names.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp::registry {

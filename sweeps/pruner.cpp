@@ -2,7 +2,7 @@
 
 #include "asha_pruner.h"
 #include "median_pruner.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp::sweeps {

@@ -2,7 +2,7 @@
 
 #include "grid_sampler.h"
 #include "random_sampler.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "tpe_sampler.h"
 #include "xp/errors.h"
 

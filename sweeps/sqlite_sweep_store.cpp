@@ -9,7 +9,7 @@
 
 #include <sqlite3.h>
 
-#include "toml_value.h"
+#include "xp/base/toml_value.h"
 #include "xp/rng.h"
 
 namespace xp::sweeps {

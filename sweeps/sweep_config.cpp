@@ -7,8 +7,8 @@
 
 #include <toml++/toml.h>
 
-#include "suggest.h"
-#include "toml_value.h"
+#include "xp/base/suggest.h"
+#include "xp/base/toml_value.h"
 #include "xp/errors.h"
 
 namespace xp::sweeps {

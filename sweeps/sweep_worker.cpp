@@ -13,7 +13,7 @@
 #include "sqlite_sweep_store.h"
 #include "subprocess.h"
 #include "sweep_coordinator.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "sweep_config.h"
 #include "trial_runs.h"
 #include "xp/errors.h"

@@ -1,6 +1,6 @@
 #include "trial.h"
 
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp::sweeps {

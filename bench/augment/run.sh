@@ -13,9 +13,9 @@ trap 'rm -rf "$out"' EXIT
 
 torch_inc=/usr/include/torch/csrc/api/include
 g++ -std=gnu++17 -O2 -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI=1 -DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1 \
-  -I"$root/core/include" -I"$root/core/src" -isystem "$torch_inc" $(pkg-config --cflags opencv4 tomlplusplus) \
+  -I"$root/base/include" -I"$root/core/include" -I"$root/core/src" -isystem "$torch_inc" $(pkg-config --cflags opencv4 tomlplusplus) \
   "$here/bench.cpp" -o "$out/bench" \
-  -L"$build/lib" -Wl,-rpath,"$build/lib" -lxpcore \
+  -L"$build/lib" -Wl,-rpath,"$build/lib" -lxpcore -lxpbase \
   $(pkg-config --libs opencv4 tomlplusplus) -ltorch -ltorch_cpu -lc10
 
 export OMP_NUM_THREADS=1

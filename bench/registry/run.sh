@@ -11,9 +11,9 @@ xp="${2:-}"
 mkdir -p "$out"
 cxx="${CXX:-g++}"
 command -v ccache >/dev/null && cxx="ccache $cxx"
-$cxx -std=c++17 -O2 -I"$root/core/include" -I"$root/core/src" -I"$root/registry" \
-  "$here/generate.cpp" "$root"/registry/*.cpp "$root/core/src/suggest.cpp" "$root/core/src/util/sha256.cpp" \
-  -lsqlite3 -lcrypto -o "$out/generate"
+$cxx -std=c++17 -O2 -I"$root/base/include" -I"$root/registry" \
+  "$here/generate.cpp" "$root"/registry/*.cpp "$root"/base/src/*.cpp $(pkg-config --cflags tomlplusplus) \
+  -lsqlite3 -lcrypto $(pkg-config --libs tomlplusplus) -o "$out/generate"
 db="$out/registry.db"
 if [[ ! -f "$db" || -n "${REGENERATE:-}" ]]; then
   "$out/generate" "$db" --runs "${RUNS:-10000}" --epochs "${EPOCHS:-50}" --metrics "${METRICS:-10}"

@@ -20,10 +20,10 @@ mkdir -p "$build/bench"
 if [ ! -x "$bin" ] || [ "$here/bench_xp.cpp" -nt "$bin" ] || [ "$build/lib/libxpcore.so" -nt "$bin" ]; then
   echo "building $bin ..." >&2
   g++ -std=c++17 -O2 -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI=1 \
-    -I"$root/core/include" -I"$root/core/src" \
+    -I"$root/base/include" -I"$root/core/include" -I"$root/core/src" \
     -I/usr/include/torch/csrc/api/include -I/usr/include/opencv4 \
     "$here/bench_xp.cpp" -o "$bin" \
-    -L"$build/lib" -Wl,-rpath,"$build/lib" -lxpcore \
+    -L"$build/lib" -Wl,-rpath,"$build/lib" -lxpcore -lxpbase \
     -ltorch -ltorch_cpu -lc10 -lopencv_core -lpthread
 fi
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/augmentation.h"
 #include "xp/errors.h"
 #include "xp/rng.h"

@@ -28,7 +28,7 @@ print(f"{w}x{h}")
 PY
 }
 
-# Layout (core/cli/preview_grid.h): the longest sample side is scaled up by an integer factor to
+# Layout (app/preview_grid.h): the longest sample side is scaled up by an integer factor to
 # at least 96 px, tiles carry an 18 px caption band, 4 px gaps. 16 tiles are 4 x 4.
 #   rare_blobs 64 px -> x2 = 128:   width 4 + 4 * (128 + 4) = 532, height 4 + 4 * (18 + 128 + 4) = 604
 #   fashion-mnist 28 px -> x4 = 112: width 4 + 4 * (112 + 4) = 468, height 4 + 4 * (18 + 112 + 4) = 540

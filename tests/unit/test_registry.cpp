@@ -13,7 +13,7 @@
 #include "registry_schema.h"
 #include "sqlite_db.h"
 #include "test_registry_support.h"
-#include "util/sha256.h"
+#include "xp/base/sha256.h"
 #include "xp/errors.h"
 
 using namespace xp;

@@ -9,8 +9,8 @@
 #include "config/param_validator.h"
 #include "engine/train_schema.h"
 #include "plugin_loader.h"
-#include "suggest.h"
-#include "util/sha256.h"
+#include "xp/base/suggest.h"
+#include "xp/base/sha256.h"
 #include "xp/errors.h"
 
 namespace fs = std::filesystem;

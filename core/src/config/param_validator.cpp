@@ -1,6 +1,6 @@
 #include "config/param_validator.h"
 
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp::config {

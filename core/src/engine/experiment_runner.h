@@ -11,7 +11,7 @@
 
 #include "config/run_spec.h"
 #include "engine/trainer.h"
-#include "run_recorder.h"
+#include "xp/base/run_recorder.h"
 
 namespace xp::engine {
 

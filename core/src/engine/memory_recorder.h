@@ -5,7 +5,7 @@
 #include <mutex>
 #include <vector>
 
-#include "run_recorder.h"
+#include "xp/base/run_recorder.h"
 
 namespace xp::engine {
 

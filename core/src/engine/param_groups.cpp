@@ -3,7 +3,7 @@
 #include <map>
 
 #include "engine/foreach_optimizers.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp::engine {

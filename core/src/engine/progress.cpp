@@ -1,22 +1,12 @@
 #include "engine/progress.h"
 
+#include "xp/base/duration.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
 
 namespace xp::engine {
-
-std::string format_duration(double seconds) {
-  if (!(seconds >= 0) || seconds > 1e7) return "?";
-  int64_t s = static_cast<int64_t>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
-  return buf;
-}
 
 ProgressBar::ProgressBar(std::ostream& out, bool tty, std::string label, int64_t total)
     : out_(out), tty_(tty), label_(std::move(label)), total_(total), start_(std::chrono::steady_clock::now()) {}
@@ -42,7 +32,7 @@ void ProgressBar::update(int64_t done, double loss) {
   char buf[256];
   std::snprintf(buf, sizeof buf, "\r%s [%s] %lld/%lld  %.1f it/s  loss %.4f  ETA %s\033[K", label_.c_str(),
                 bar.c_str(), static_cast<long long>(done), static_cast<long long>(total_), rate, loss,
-                format_duration(eta).c_str());
+                format_duration(eta, DurationStyle::Clock).c_str());
   out_ << buf << std::flush;
   drawn_ = true;
 }

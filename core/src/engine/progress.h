@@ -26,7 +26,5 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
-// "1:05" / "1:02:03"
-std::string format_duration(double seconds);
 
 }  // namespace xp::engine

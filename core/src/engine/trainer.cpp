@@ -23,11 +23,12 @@
 #include "engine/lr_schedule.h"
 #include "engine/param_groups.h"
 #include "engine/progress.h"
+#include "xp/base/duration.h"
 #include "engine/run_files.h"
 #include "engine/tensorboard_writer.h"
 #include "eval/calibration.h"
 #include "eval/tta.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "training/early_stopping.h"
 #include "training/weight_ema.h"
 #include "xp/errors.h"
@@ -769,7 +770,7 @@ TrainResult Loop::run() {
     });
     std::ostringstream line;
     line << "epoch " << epoch + 1 << "/" << total_epochs_ << format_row(row, console_keys_) << "  "
-         << format_duration(row["time_epoch_s"]) << (improved ? "  *" : "");
+         << format_duration(row["time_epoch_s"], DurationStyle::Clock) << (improved ? "  *" : "");
     log(line.str());
     if (c_.interrupt && c_.interrupt->load()) {
       result_.status = RunStatus::Interrupted;

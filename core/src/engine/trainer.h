@@ -14,7 +14,7 @@
 
 #include "engine/sample_images.h"
 #include "engine/train_options.h"
-#include "run_recorder.h"
+#include "xp/base/run_recorder.h"
 #include "xp/augmentation.h"
 #include "xp/dataset.h"
 #include "xp/loss.h"

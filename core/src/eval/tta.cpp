@@ -4,7 +4,7 @@
 
 #include <torch/torch.h>
 
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp {

@@ -1,4 +1,4 @@
-#include "toml_value.h"
+#include "xp/base/toml_value.h"
 
 #include <toml++/toml.h>
 

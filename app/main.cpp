@@ -7,7 +7,7 @@
 
 #include "command.h"
 #include "options.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 #include "xp/version.h"
 

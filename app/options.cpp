@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "plugin_loader.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 
 namespace xp::cli {
 

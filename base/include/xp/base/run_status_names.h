@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "run_recorder.h"
+#include "xp/base/run_recorder.h"
 
 namespace xp {
 

@@ -1,4 +1,4 @@
-#include "run_status_names.h"
+#include "xp/base/run_status_names.h"
 
 namespace xp {
 

@@ -1,4 +1,4 @@
-#include "util/sha256.h"
+#include "xp/base/sha256.h"
 
 #include <fstream>
 #include <memory>

@@ -21,9 +21,9 @@
 #include "plugin_loader.h"
 #include "run_json.h"
 #include "run_registry.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "text_table.h"
-#include "util/sha256.h"
+#include "xp/base/sha256.h"
 #include "xp/errors.h"
 #include "xp/version.h"
 

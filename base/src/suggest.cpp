@@ -1,4 +1,4 @@
-#include "suggest.h"
+#include "xp/base/suggest.h"
 
 #include <algorithm>
 #include <cctype>

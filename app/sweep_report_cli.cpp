@@ -5,7 +5,7 @@
 #include "command.h"
 #include "options.h"
 #include "run_registry.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "sweep_report.h"
 #include "xp/errors.h"
 

@@ -5,7 +5,7 @@
 #include "command.h"
 #include <nlohmann/json.hpp>
 #include "options.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include <algorithm>
 #include <filesystem>
 #include "xp/plugin_registry.h"

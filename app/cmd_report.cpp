@@ -10,7 +10,7 @@
 #include "run_json.h"
 #include "run_registry.h"
 #include "run_report.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "sweep_report_cli.h"
 #include "text_table.h"
 

@@ -23,7 +23,7 @@
 #include "engine/experiment_runner.h"
 #include "options.h"
 #include "plugin_loader.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp::cli {

@@ -21,7 +21,7 @@
 #include "options.h"
 #include "plugin_loader.h"
 #include "preview_grid.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp::cli {

@@ -7,7 +7,7 @@
 #include "options.h"
 #include "run_json.h"
 #include "run_registry.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "text_table.h"
 
 namespace xp::cli {

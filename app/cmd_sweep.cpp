@@ -11,7 +11,7 @@
 #include "options.h"
 #include "run_registry.h"
 #include "sqlite_sweep_store.h"
-#include "suggest.h"
+#include "xp/base/suggest.h"
 #include "sweep_config.h"
 #include "sweep_coordinator.h"
 #include "sweep_report.h"
