@@ -4,7 +4,7 @@
 
 #include "xp/errors.h"
 
-namespace xp::sweeps {
+namespace xp {
 
 Value value_from_toml(const toml::node& n) {
   if (auto v = n.as_boolean()) return Value(v->get());
@@ -36,4 +36,4 @@ Value parse_toml_value(const std::string& text) {
   }
 }
 
-}  // namespace xp::sweeps
+}  // namespace xp

@@ -19,7 +19,8 @@ class HierarchicalMetric : public Metric {
                   "disease_f1_macro (disease routed by the true species), cascade_top1 (by the predicted one)")
         .add_int("k", 3, "the k of species_top<k> and disease_top<k>").range(2, 1000)
         .add_ints("class_groups", {}, "species of each leaf class ([] = from the dataset's \"species/disease\" "
-                                      "class names)").min(0);
+                                      "class names)").min(0)
+        .outputs({"species_top*", "disease_top*", "disease_f1_macro", "cascade_top1"});
   }
 
   explicit HierarchicalMetric(const Params& p)

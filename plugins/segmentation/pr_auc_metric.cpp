@@ -15,7 +15,8 @@ class PrAucMetric : public Metric {
                   "negatives subsampled to r per positive (expected-count subsampling, deterministic)")
         .add_ints("neg_ratios", {200, 500, 1000}, "negatives per positive of the subsampled variants").min(1)
         .add_int("bins", 10000, "histogram bins of the probabilities (AP resolution 1/bins)").range(10, 10000000)
-        .add_int("ignore_index", 255, "target value of pixels left out").range(-1, 65535);
+        .add_int("ignore_index", 255, "target value of pixels left out").range(-1, 65535)
+        .outputs({"ap", "ap_1_*"});
   }
 
   explicit PrAucMetric(const Params& p)

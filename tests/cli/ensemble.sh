@@ -3,7 +3,7 @@
 # recorded ensemble run and its members, TTA, weights, and the errors (exit code 2, suggestions).
 set -euo pipefail
 : "${XP:?path of the xp binary}"
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST"; exit 0; }
+[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST (install dataset-fashion-mnist)"; exit 77; }
 command -v sqlite3 >/dev/null || { echo "sqlite3 CLI not installed"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

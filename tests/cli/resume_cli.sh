@@ -4,7 +4,7 @@
 # same per-epoch metrics as an uninterrupted run of the same seed. Also: --tag is recorded.
 set -euo pipefail
 : "${XP:?path of the xp binary}"
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST"; exit 0; }
+[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST (install dataset-fashion-mnist)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }

@@ -2,7 +2,7 @@
 # xp run end to end on a few hundred Fashion-MNIST images: run folder contents, registry, exit codes.
 set -euo pipefail
 : "${XP:?path of the xp binary}"
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST"; exit 0; }
+[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST (install dataset-fashion-mnist)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/tiny.toml" <<'TOML'

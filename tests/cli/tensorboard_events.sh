@@ -5,7 +5,7 @@
 set -euo pipefail
 : "${XP:?path of the xp binary}"
 here=$(cd "$(dirname "$0")" && pwd)
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST"; exit 0; }
+[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST (install dataset-fashion-mnist)"; exit 77; }
 command -v python3 > /dev/null || { echo "python3 is needed (scripts/install-deps installs it)"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

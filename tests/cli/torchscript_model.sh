@@ -8,7 +8,7 @@ set -euo pipefail
 asset="$XP_SOURCE_DIR/experiments/assets/tiny_backbone.pt"
 [ -f "$asset" ] || { echo "missing $asset"; exit 1; }
 "$XP" plugins show torchscript | grep -q "path"
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST"; exit 0; }
+[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST (install dataset-fashion-mnist)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/ts.toml" <<TOML

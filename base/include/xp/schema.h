@@ -77,6 +77,15 @@ class Schema {
   Schema& choices(std::vector<Value> allowed);
   Schema& optional();  // no default, may be absent (Params::has() tells)
 
+  // Metric plugins: the names compute() reports, glob patterns allowed ("top*", "f1_class_*").
+  // `xp validate` checks the monitors of [train] (checkpoint, early stopping, console) against
+  // them before anything trains; a metric that declares none is not checked.
+  Schema& outputs(std::vector<std::string> names) {
+    outputs_ = std::move(names);
+    return *this;
+  }
+  const std::vector<std::string>& output_names() const { return outputs_; }
+
   const std::string& doc() const { return doc_; }
   const std::vector<ParamSpec>& params() const { return params_; }
   const ParamSpec* find(const std::string& name) const;
@@ -87,6 +96,7 @@ class Schema {
   ParamSpec& last();
   std::string doc_;
   std::vector<ParamSpec> params_;
+  std::vector<std::string> outputs_;
 };
 
 }  // namespace xp

@@ -5,6 +5,7 @@
 
 #include "config/canonical.h"
 #include "config/config_node.h"
+#include "config/monitor_check.h"
 #include "config/overrides.h"
 #include "config/param_validator.h"
 #include "engine/train_schema.h"
@@ -271,6 +272,8 @@ Resolved resolve_run(const Node& run, const std::string& variant, const fs::path
   const Node* train = run.find("train");
   if (!train) train = &empty_train;
   spec.train = Params("train", config::validate_params(*train, engine::train_schema(), "[train]", {}, "train"), train->where);
+  // A partial file (meant to be extended) may leave the metrics to the files that extend it.
+  if (!options.partial || !spec.metrics.empty()) config::check_monitors(spec.train, spec.metrics, *train, file_where);
   config["train"] = Value(spec.train.values());
   return r;
 }

@@ -48,7 +48,9 @@ std::string trim(std::string s) {
 
 std::shared_ptr<const Split> optional_split(Dataset& dataset, const std::string& name) {
   try {
-    return dataset.split(name);
+    auto split = dataset.split(name);
+    // An empty split (e.g. val_size = 0) is no split: nothing to evaluate, monitors fall back.
+    return split && split->size() > 0 ? split : nullptr;
   } catch (const ConfigError&) {
     return nullptr;  // the dataset has no such split
   }

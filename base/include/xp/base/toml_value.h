@@ -8,9 +8,9 @@
 
 #include "xp/value.h"
 
-namespace xp::sweeps {
+namespace xp {
 
 Value value_from_toml(const toml::node& node);  // throws ConfigError at the node for dates/times
 Value parse_toml_value(const std::string& text);  // "2.5", "\"focal\"", "[1, 2]"
 
-}  // namespace xp::sweeps
+}  // namespace xp

@@ -1,0 +1,57 @@
+#pragma once
+// The loop itself: epochs (with stages), each a pass over the training split through the train
+// step, then validation; stops on request (divergence, early stopping) or interrupt; then the
+// test split. It fires the callback events (engine/callback.h) and knows none of the features
+// that listen to them.
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+
+#include "engine/callback.h"
+#include "engine/evaluator.h"
+#include "engine/run_log.h"
+#include "engine/runtime.h"
+#include "engine/train_state.h"
+#include "engine/train_step.h"
+#include "engine/trainer.h"
+
+namespace xp::engine {
+
+class FitLoop {
+ public:
+  struct Parts {
+    TrainSetup* setup = nullptr;
+    const Runtime* runtime = nullptr;
+    TrainStep* step = nullptr;
+    Evaluator* evaluator = nullptr;
+    CallbackList* callbacks = nullptr;
+    RunLog* log = nullptr;
+    const std::atomic<bool>* interrupt = nullptr;
+    std::filesystem::path best_checkpoint;  // weights the test split sees (checkpoint.test_with = "best"); may be empty
+  };
+  explicit FitLoop(Parts parts) : p_(parts), s_(*parts.setup), o_(parts.setup->options) {}
+
+  void run(TrainState& state);
+
+ private:
+  void train_epoch(TrainState& state, int64_t epoch);
+  MetricsRow epoch_row(TrainState& state, int64_t epoch, bool& interrupted_in_validation);
+  void apply_stage(int64_t epoch);
+  void summarize(TrainState& state);
+  void test(TrainState& state);
+  void note_skipped(TrainState& state, const std::string& split, int64_t epoch,
+                    const std::vector<data::SkippedSample>& skipped);
+  bool interrupted() const { return p_.interrupt && p_.interrupt->load(); }
+
+  Parts p_;
+  TrainSetup& s_;
+  const TrainOptions& o_;
+  int64_t current_stage_ = -2;
+};
+
+// The per-epoch split of the work: batches per epoch and optimizer steps per epoch, after
+// drop_last, accumulation and max_steps_per_epoch. Throws ConfigError when no batch fits.
+void plan_epochs(const TrainSetup& setup, TrainState& state);
+
+}  // namespace xp::engine

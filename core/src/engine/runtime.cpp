@@ -1,0 +1,124 @@
+#include "engine/runtime.h"
+
+#include <thread>
+
+#include <dlfcn.h>
+
+#include <torch/cuda.h>
+
+#include "engine/mixed_precision.h"
+#include "engine/run_log.h"
+#include "xp/base/suggest.h"
+#include "xp/errors.h"
+
+namespace xp::engine {
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw ConfigError("train.device = '" + name + "' but this LibTorch build or machine has no CUDA device; use "
+                        "'cpu' or 'auto'");
+    try {
+      return torch::Device(name);
+    } catch (const std::exception&) {
+      throw ConfigError("train.device = '" + name + "' is not a device name (use cpu, cuda or cuda:N)");
+    }
+  }
+  throw ConfigError("train.device = '" + name + "' is not a device name (use auto, cpu, cuda or cuda:N)" +
+                    did_you_mean(name, {"auto", "cpu", "cuda"}));
+}
+
+void configure_cpu_threads(int64_t threads) {
+  // 0 = every core, set explicitly: LibTorch's own default can be a single thread (Debian's 1.13
+  // build on a 2-core machine trained Fashion-MNIST 1.4x slower without this).
+  const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(static_cast<int>(threads > 0 ? threads : cores));
+  // LibTorch's CPU convolutions (without oneDNN, as Debian builds it) split the batch over its own
+  // threads and call BLAS from each; a multi-threaded OpenBLAS inside them oversubscribes the cores
+  // (measured: 1.5x slower per epoch on 2 cores). Found at run time: any BLAS, or none, may be loaded.
+  using SetBlasThreads = void (*)(int);
+  if (auto set_blas = reinterpret_cast<SetBlasThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set_blas(1);
+}
+
+Runtime Runtime::configure(const TrainOptions& o, RunLog* log) {
+  configure_cpu_threads(o.threads);
+  Runtime rt;
+  rt.device = resolve_device(o.device);
+  rt.amp_dtype = precision_dtype(o.precision);
+  if (rt.amp_dtype != torch::kFloat && !rt.device.is_cuda()) {
+    // The same experiment file runs on a laptop and on a GPU server: mixed precision is a CUDA
+    // speed-up, so on CPU the run trains in fp32 and says so (the run records `precision_effective`).
+    if (log)
+      log->line("note: train.precision = '" + o.precision + "' applies to CUDA; this run trains in fp32 on " +
+                rt.device.str());
+    rt.amp_dtype = torch::kFloat;
+  }
+  if (rt.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(o.cudnn_benchmark);
+  rt.channels_last = o.channels_last && rt.device.is_cuda();
+  return rt;
+}
+
+namespace {
+
+DeferredConversion defer(const std::vector<std::shared_ptr<Augmentation>>& augment,
+                         const std::optional<PixelNormalization>& final_normalize, const torch::Device& device) {
+  DeferredConversion d{augment, data::PixelConversion::unit_range(), {}};
+  if (final_normalize && !augment.empty()) {
+    d.augment.pop_back();
+    d.host = data::PixelConversion::normalize(final_normalize->mean, final_normalize->std,
+                                              final_normalize->max_pixel_value);
+  }
+  d.device = d.host.to(device);
+  return d;
+}
+
+}  // namespace
+
+void Runtime::defer_conversions(const TrainOptions& o, const std::vector<std::shared_ptr<Augmentation>>& augment,
+                                const std::optional<PixelNormalization>& augment_normalize,
+                                const std::vector<std::shared_ptr<Augmentation>>& eval_augment,
+                                const std::optional<PixelNormalization>& eval_normalize, RunLog* log) {
+  if (!(o.normalize_on_device == "on" || (o.normalize_on_device == "auto" && device.is_cuda()))) return;
+  train_conversion = defer(augment, augment_normalize, device);
+  eval_conversion = defer(eval_augment, eval_normalize, device);
+  if (log)
+    log->line(std::string("images leave the loader as uint8 and become float") +
+              (augment_normalize ? " (normalize included)" : "") + " on " + device.str() +
+              " (train.normalize_on_device = " + o.normalize_on_device + ")");
+}
+
+Batch Runtime::to_device(Batch batch, const DeferredConversion* conversion) const {
+  if (!device.is_cpu()) {
+    auto move = [&](torch::Tensor& t) {
+      if (t.defined()) t = t.to(device, /*non_blocking=*/true);
+    };
+    move(batch.input);
+    move(batch.target);
+    move(batch.soft_target);
+    move(batch.index);
+    for (auto& [k, t] : batch.extra) {
+      (void)k;
+      move(t);
+    }
+  }
+  if (batch.input.scalar_type() == torch::kUInt8) {
+    if (!conversion) throw std::logic_error("a uint8 batch reached the device without its pixel conversion");
+    batch.input = conversion->device.apply(batch.input);  // channels_last strides already
+    if (!channels_last) batch.input = batch.input.contiguous();
+  } else if (channels_last && batch.input.dim() == 4) {
+    batch.input = batch.input.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
+  return batch;
+}
+
+void Runtime::place(torch::nn::Module& module) const {
+  module.to(device);
+  if (!channels_last) return;
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+}  // namespace xp::engine
