@@ -98,9 +98,16 @@ std::string run_page_html(RunRegistry& registry, const RunRecord& run, size_t ma
       std::string split = split_metric_name(name).split;
       if (split.empty()) split = "-";
       splits.push_back(split);
-      for (const auto& p : downsample(series[name], max_curve_points))
-        rows.push_back({{"group", split}, {"split", split}, {"epoch", p.epoch}, {"step", p.step}, {"mean", p.value}, {"std", 0},
-                        {"lo", p.value}, {"hi", p.value}, {"n", 1}});
+      json line = {{"group", split}, {"split", split}};
+      for (const char* f : {"epoch", "step", "mean", "std", "lo", "hi", "n"}) line[f] = json::array();
+      for (const auto& p : downsample(series[name], max_curve_points)) {
+        line["epoch"].push_back(p.epoch);
+        line["step"].push_back(p.step);
+        for (const char* f : {"mean", "lo", "hi"}) line[f].push_back(chart_number(p.value));
+        line["std"].push_back(0);
+        line["n"].push_back(1);
+      }
+      rows.push_back(std::move(line));
     }
     curves += page.chart(learning_curve_chart(base, rows, json::array(), splits));
   }

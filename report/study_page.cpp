@@ -71,13 +71,14 @@ json study_page_data(RunRegistry& registry, const registry::Report& report, cons
   // Learning curves: per base metric (train_loss and val_loss share "loss"), per group.
   std::map<std::string, std::map<std::string, std::vector<std::vector<SeriesPoint>>>> by_metric;  // name -> group -> runs
   std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, std::vector<SeriesPoint>>>>> seeds;
+  const size_t per_group = std::min(limits.seed_lines, std::max<size_t>(1, limits.seed_lines_total / std::max<size_t>(1, report.groups.size())));
   for (const auto& g : report.groups) {
     size_t drawn = 0;
     for (const auto& id : g.run_ids) {
       auto series = run_series(registry.metric_history(id));
       for (auto& [name, points] : series) {
         if (is_task_metric(name)) continue;
-        if (drawn < limits.seed_lines) seeds[name][g.label].emplace_back(id, downsample(points, limits.curve_points));
+        if (drawn < per_group) seeds[name][g.label].emplace_back(id, downsample(points, limits.seed_points));
         by_metric[name][g.label].push_back(std::move(points));
       }
       ++drawn;
@@ -95,21 +96,36 @@ json study_page_data(RunRegistry& registry, const registry::Report& report, cons
   if (order.size() > limits.curve_charts) order.resize(limits.curve_charts);
   json curves = json::array();
   for (const auto& base : order) {
-    json means = json::array(), seed_rows = json::array();
+    json means = json::array(), seed_lines = json::array();
     for (const auto& name : bases[base]) {
       const std::string split = split_metric_name(name).split.empty() ? "-" : split_metric_name(name).split;
       for (const auto& g : report.groups) {
         auto it = by_metric[name].find(g.label);
         if (it == by_metric[name].end()) continue;
-        for (const auto& c : downsample(mean_curve(it->second), limits.curve_points))
-          means.push_back({{"group", g.label}, {"split", split}, {"epoch", c.epoch}, {"step", c.step}, {"mean", c.mean},
-                           {"std", c.std}, {"lo", c.mean - c.std}, {"hi", c.mean + c.std}, {"n", c.n}});
-        for (const auto& [run, points] : seeds[name][g.label])
-          for (const auto& p : points)
-            seed_rows.push_back({{"group", g.label}, {"split", split}, {"run", run}, {"epoch", p.epoch}, {"step", p.step}, {"value", p.value}});
+        json line = {{"group", g.label}, {"split", split}};
+        for (const char* f : {"epoch", "step", "mean", "std", "lo", "hi", "n"}) line[f] = json::array();
+        for (const auto& c : downsample(mean_curve(it->second), limits.curve_points)) {
+          line["epoch"].push_back(c.epoch);
+          line["step"].push_back(chart_number(c.step));
+          line["mean"].push_back(chart_number(c.mean));
+          line["std"].push_back(chart_number(c.std));
+          line["lo"].push_back(chart_number(c.mean - c.std));
+          line["hi"].push_back(chart_number(c.mean + c.std));
+          line["n"].push_back(c.n);
+        }
+        means.push_back(std::move(line));
+        for (const auto& [run, points] : seeds[name][g.label]) {
+          json seed = {{"group", g.label}, {"split", split}, {"run", run}, {"epoch", json::array()}, {"step", json::array()}, {"value", json::array()}};
+          for (const auto& p : points) {
+            seed["epoch"].push_back(p.epoch);
+            seed["step"].push_back(p.step);
+            seed["value"].push_back(chart_number(p.value));
+          }
+          seed_lines.push_back(std::move(seed));
+        }
       }
     }
-    curves.push_back({{"metric", base}, {"means", means}, {"seeds", seed_rows}});
+    curves.push_back({{"metric", base}, {"means", means}, {"seeds", seed_lines}});
   }
   data["curves"] = curves;
 
@@ -228,7 +244,9 @@ std::string render_study_page(const json& data) {
     json points = json::array(), summary = json::array();
     for (const auto& g : rep["groups"]) {
       const json& m = g["metrics"][name];
-      for (const auto& v : m["values"]) points.push_back({{"group", g["group"]}, {"value", v}});
+      json values = json::array();
+      for (const auto& v : m["values"]) values.push_back(chart_number(v.get<double>()));
+      points.push_back({{"group", g["group"]}, {"value", values}});
       summary.push_back({{"group", g["group"]}, {"mean", m["mean"]}, {"ci_low", m["ci95_low"]}, {"ci_high", m["ci95_high"]},
                          {"n", m["n"]}, {"p_value", m["p_value"]}});
     }

@@ -16,7 +16,9 @@ namespace xp::report {
 
 struct StudyPageLimits {
   size_t curve_points = 200;     // points per curve at most (longer curves are evenly downsampled)
-  size_t seed_lines = 20;        // runs per variant drawn as thin "each seed" lines at most
+  size_t seed_lines = 20;        // runs per variant drawn as thin "each seed" lines at most ...
+  size_t seed_lines_total = 100; // ... and in all (split evenly over the variants, one at least)
+  size_t seed_points = 100;      // points per "each seed" line at most
   size_t config_runs = 50;       // runs per variant whose configs the diff reads at most
   size_t curve_charts = 24;      // learning-curve charts at most (report metrics first)
 };
@@ -25,7 +27,8 @@ struct StudyPageLimits {
 //   report       registry::report_to_json(report), exactly what `--format json` prints
 //   runs         every run of the experiment that --where selects, any status: id, group, seed,
 //                status, message, in_report, provenance fields
-//   curves       [{metric, means: [{group, split, epoch, step, mean, std, lo, hi, n}], seeds: [...]}]
+//   curves       [{metric, means: [{group, split, epoch: [], step: [], mean: [], std: [], lo: [], hi: [],
+//                n: []}], seeds: [{group, split, run, epoch: [], step: [], value: []}]}] (columns)
 //   config_diff  {keys: [...], groups: {group: {key: "value" | "a | b"}}}: keys whose values differ
 //   tasks        {confusion|f1|recall|pr: {split: rows}}
 // Only `report` is embedded in the page as JSON (id "xp-data-report"); the rest is in the charts.

@@ -1,6 +1,9 @@
 #include "vega_charts.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 namespace xp::report {
 namespace {
@@ -13,9 +16,18 @@ json color(const std::vector<std::string>& groups, bool legend = true) {
   return c;
 }
 
+json flatten(std::vector<std::string> fields) { return {{"flatten", fields}}; }
+
 json x_by_choice() { return {{"calculate", "x_axis == 'step' ? datum.step : datum.epoch"}, {"as", "x"}}; }
 
 }  // namespace
+
+json chart_number(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return std::strtod(buf, nullptr);
+}
 
 json learning_curve_chart(const std::string& title, const json& means, const json& seeds,
                           const std::vector<std::string>& groups) {
@@ -23,7 +35,7 @@ json learning_curve_chart(const std::string& title, const json& means, const jso
   json dash = {{"field", "split"}, {"type", "nominal"}, {"title", "split"}};
   json band = {
       {"data", {{"values", means}}},
-      {"transform", {x_by_choice()}},
+      {"transform", {flatten({"epoch", "step", "mean", "std", "lo", "hi", "n"}), x_by_choice()}},
       {"mark", {{"type", "area"}, {"opacity", 0.18}}},
       {"encoding",
        {{"x", x},
@@ -33,7 +45,7 @@ json learning_curve_chart(const std::string& title, const json& means, const jso
         {"detail", {{"field", "split"}}}}}};
   json each = {
       {"data", {{"values", seeds}}},
-      {"transform", {{{"filter", "each_seed"}}, x_by_choice()}},
+      {"transform", {{{"filter", "each_seed"}}, flatten({"epoch", "step", "value"}), x_by_choice()}},
       {"mark", {{"type", "line"}, {"strokeWidth", 0.8}, {"opacity", 0.55}}},
       {"encoding",
        {{"x", x},
@@ -44,7 +56,7 @@ json learning_curve_chart(const std::string& title, const json& means, const jso
         {"tooltip", {{{"field", "run"}}, {{"field", "split"}}, {{"field", "epoch"}}, {{"field", "value"}, {"format", ".4g"}}}}}}};
   json mean = {
       {"data", {{"values", means}}},
-      {"transform", {x_by_choice()}},
+      {"transform", {flatten({"epoch", "step", "mean", "std", "lo", "hi", "n"}), x_by_choice()}},
       {"mark", {{"type", "line"}, {"strokeWidth", 2}}},
       {"encoding",
        {{"x", x},
@@ -73,6 +85,7 @@ json strip_chart(const std::string& metric, const json& points, const json& summ
       {"width", 420},
       {"layer",
        {{{"data", {{"values", points}}},
+         {"transform", {flatten({"value"})}},
          {"mark", {{"type", "point"}, {"filled", true}, {"opacity", 0.6}, {"size", 55}}},
          {"encoding",
           {{"y", y},

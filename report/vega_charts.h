@@ -8,13 +8,18 @@
 
 namespace xp::report {
 
-// Learning curve of one metric. `means`: {group, split, epoch, step, mean, lo, hi, n} (lo/hi =
-// mean ∓ std); `seeds`: {group, split, run, epoch, step, value}, drawn thin when the reader ticks
-// "each seed". The reader picks epoch or step for the x axis. `groups` fixes the colour order.
+// A number for a chart: 6 significant digits are all a plot can show, and a third of the bytes.
+nlohmann::json chart_number(double v);
+
+// Learning curve of one metric, in columns (one object per line, Vega-Lite's flatten transform
+// makes the rows: a third of the size of row objects). `means`: {group, split, epoch: [], step: [],
+// mean: [], std: [], lo: [], hi: [], n: []} (lo/hi = mean ∓ std); `seeds`: {group, split, run,
+// epoch: [], step: [], value: []}, drawn thin when the reader ticks "each seed". The reader picks
+// epoch or step for the x axis. `groups` fixes the colour order.
 nlohmann::json learning_curve_chart(const std::string& title, const nlohmann::json& means, const nlohmann::json& seeds,
                                     const std::vector<std::string>& groups);
 
-// Per-seed strip plot of one summary metric: `points` {group, value}, one dot per run, and
+// Per-seed strip plot of one summary metric: `points` {group, value: []}, one dot per value, and
 // `summary` {group, mean, ci_low, ci_high, n, p_value}: the mean as a tick and its 95% CI as a bar.
 nlohmann::json strip_chart(const std::string& metric, const nlohmann::json& points, const nlohmann::json& summary,
                            const std::vector<std::string>& groups);

@@ -121,15 +121,23 @@ TEST_CASE("html: the study page's numbers are the JSON report's; failed and cras
     if (c["metric"] == "acc") acc = &c;
   REQUIRE(acc);
   bool found = false;
-  for (const auto& p : (*acc)["means"])
-    if (p["group"] == "focal" && p["split"] == "val" && p["epoch"] == 3) {
+  for (const auto& line : (*acc)["means"])
+    if (line["group"] == "focal" && line["split"] == "val") {
+      REQUIRE(line["epoch"] == json::array({1, 2, 3}));
       found = true;
-      CHECK(p["mean"].get<double>() == doctest::Approx(0.91));
-      CHECK(p["std"].get<double>() == doctest::Approx(0.01));
-      CHECK(p["n"] == 3);
+      CHECK(line["mean"][2].get<double>() == doctest::Approx(0.91));
+      CHECK(line["std"][2].get<double>() == doctest::Approx(0.01));
+      CHECK(line["mean"][0].get<double>() == doctest::Approx(0.71));
+      CHECK(line["n"][2] == 3);
     }
   CHECK(found);
-  CHECK((*acc)["seeds"].size() == 18);  // 6 runs x 3 epochs, the failed and crashed runs are not in a group
+  CHECK((*acc)["seeds"].size() == 6);  // one val_acc line per run; the failed and crashed runs are in no group
+  for (const auto& line : (*acc)["seeds"]) CHECK(line["value"].size() == 3);
+
+  // Seed lines are capped per variant and in all.
+  report::StudyPageLimits few;
+  few.seed_lines_total = 2;
+  CHECK(report::study_page_data(reg, r, opt, few)["curves"][0]["seeds"].size() == 2);
 
   // Only what differs between the variants.
   CHECK(data["config_diff"]["keys"] == json::array({"loss.name"}));
