@@ -151,6 +151,21 @@ render "$tmp/run.html" "$tmp/run.dom"
 check_dom "$tmp/run.dom"
 grep -q 'id="epochs"' "$tmp/run.dom" || fail "run page lacks the per-epoch table"
 
+# An ensemble of two of those runs (as `xp ensemble` records one): its page sets the members'
+# values beside the ensemble's.
+members=$("$XP" runs --registry "$reg" -e html_study --status finished --format json |
+  python3 -c "import json,sys; print(','.join(r['id'] for r in json.load(sys.stdin)[:2]))")
+metric=$(sqlite3 "$reg" "SELECT s.name FROM summary s JOIN runs r ON r.rid = s.rid WHERE r.id = '${members%%,*}' ORDER BY s.seq LIMIT 1")
+[[ -n "$metric" ]] || fail "the runs recorded no summary"
+sqlite3 "$reg" "INSERT INTO runs(id, experiment, variant, seed, status, start_time, end_time, heartbeat, duration)
+    VALUES ('r0ensemble0001', 'html_study_ensemble', '', 0, 'finished', 1700000000, 1700000100, 1700000100, 100);
+  INSERT INTO tags(rid, key, value) SELECT rid, 'ensemble_of', '$members' FROM runs WHERE id = 'r0ensemble0001';
+  INSERT INTO summary(rid, name, value, seq) SELECT rid, '$metric', 0.5, 1 FROM runs WHERE id = 'r0ensemble0001';"
+"$XP" show r0ensemble0001 --registry "$reg" --html "$tmp/ensemble.html" > /dev/null 2>&1 || fail "xp show ENSEMBLE --html"
+render "$tmp/ensemble.html" "$tmp/ensemble.dom"
+check_dom "$tmp/ensemble.dom"
+grep -q "Members vs ensemble (2 members)" "$tmp/ensemble.dom" || fail "ensemble page lacks its members"
+
 # A sweep of two trials on the same tiny setup, and its page.
 cat > "$tmp/sweep.toml" <<TOML
 [sweep]
