@@ -2,15 +2,18 @@
 // intervals and Welch's t-test against a baseline.
 // xp report --sweep ID: a sweep's trials ranked, per-parameter summary and best configuration
 // (the same report as `xp sweep report ID`, from the same function).
+// --html FILE writes either as one self-contained page (report/study_page.h, report/sweep_page.h).
 #include <cmath>
 #include <iostream>
 
 #include "command.h"
+#include "html_page.h"
 #include "options.h"
 #include "run_json.h"
 #include "run_registry.h"
 #include "run_report.h"
 #include "xp/base/suggest.h"
+#include "study_page.h"
 #include "sweep_report_cli.h"
 #include "text_table.h"
 
@@ -39,7 +42,7 @@ registry::TextTable metric_table(const registry::Report& r, size_t mi) {
 int report(const std::vector<std::string>& args) {
   po::options_description desc("options");
   registry::ReportOptions opt;
-  std::string mode, format = "table", registry_path;
+  std::string mode, format = "table", registry_path, html;
   std::vector<std::string> group_by;
   SweepReportRequest sweep;
   desc.add_options()("experiment", po::value(&opt.experiment), "experiment name")(
@@ -53,6 +56,7 @@ int report(const std::vector<std::string>& args) {
       "where,w", po::value(&opt.where), "only runs matching this filter (xp runs --where syntax)")(
       "all-status", "include runs that did not finish (running, failed, crashed, ...)")(
       "format,f", po::value(&format), "table, markdown, csv or json")(
+      "html", po::value(&html), "also write the report as one self-contained HTML page (charts, provenance) to FILE")(
       "registry", po::value(&registry_path), "registry file (default $XP_REGISTRY or ./xp-runs/registry.db)")(
       "sweep", po::value(&sweep.id), "report on this sweep instead: trials ranked, per-parameter table, best config")(
       "top", po::value(&sweep.top), "with --sweep: show only the N best trials")(
@@ -61,16 +65,17 @@ int report(const std::vector<std::string>& args) {
   pos.add("experiment", 1);
   po::variables_map vm;
   if (!parse_options("xp report EXPERIMENT [--metric M] [--mode max|min] [--group-by variant|CONFIG.KEY ...] "
-                     "[--baseline VARIANT] [--summary best|final] [--format table|markdown|csv|json]\n"
-                     "       xp report --sweep SWEEP_ID [--top N] [--best-config FILE]",
+                     "[--baseline VARIANT] [--summary best|final] [--format table|markdown|csv|json] [--html FILE]\n"
+                     "       xp report --sweep SWEEP_ID [--top N] [--best-config FILE] [--html FILE]",
                      desc, pos, args, vm))
     return kOk;
   if (!sweep.id.empty()) {
     for (const std::string o : {"experiment", "metric", "mode", "group-by", "baseline", "summary", "where", "all-status", "format"})
       if (vm.count(o))
         throw UsageError((o == "experiment" ? std::string("an experiment name") : "--" + o) +
-                         " does not apply to --sweep, which takes --top, --best-config and --registry");
+                         " does not apply to --sweep, which takes --top, --best-config, --html and --registry");
     sweep.registry = registry_path;
+    sweep.html = html;
     return report_sweep(sweep, std::cout);
   }
   if (vm.count("top") || vm.count("best-config")) throw UsageError("--top and --best-config need --sweep SWEEP_ID");
@@ -91,6 +96,10 @@ int report(const std::vector<std::string>& args) {
   RunRegistry registry(existing_registry_path(registry_path));
   registry.mark_stale_runs_crashed();
   auto r = registry::build_report(registry, opt);
+  if (!html.empty()) {
+    report::write_page(html, report::render_study_page(report::study_page_data(registry, r, opt)));
+    std::cerr << "wrote " << html << "\n";
+  }
 
   if (format == "json") {
     std::cout << registry::report_to_json(r).dump(2) << "\n";

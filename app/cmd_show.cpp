@@ -1,12 +1,15 @@
 // xp show RUN: everything recorded about one run (config, provenance, metrics per epoch, artifacts).
+// --html FILE also writes it as one self-contained page with its charts (report/run_page.h).
 #include <iostream>
 #include <set>
 #include <sstream>
 
 #include "command.h"
 #include "ensemble_members.h"
+#include "html_page.h"
 #include "options.h"
 #include "run_json.h"
+#include "run_page.h"
 #include "run_registry.h"
 #include "text_table.h"
 
@@ -22,19 +25,24 @@ std::string indent(const std::string& text, const std::string& pad = "  ") {
 
 int show(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string run_key, format = "text", registry_path;
+  std::string run_key, format = "text", registry_path, html;
   desc.add_options()("run", po::value(&run_key)->required(), "run id, unique id prefix, or run folder")(
       "format,f", po::value(&format), "text or json")("diff", "print the git diff of a dirty checkout")(
+      "html", po::value(&html), "also write the run as one self-contained HTML page (curves, provenance) to FILE")(
       "registry", po::value(&registry_path), "registry file (default $XP_REGISTRY or ./xp-runs/registry.db)");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
-  if (!parse_options("xp show RUN [--format text|json] [--diff] [--registry PATH]", desc, pos, args, vm)) return kOk;
+  if (!parse_options("xp show RUN [--format text|json] [--diff] [--html FILE] [--registry PATH]", desc, pos, args, vm)) return kOk;
   if (format != "text" && format != "json") throw UsageError("--format must be text or json, not '" + format + "'");
 
   RunRegistry registry(existing_registry_path(registry_path));
   registry.mark_stale_runs_crashed();
   RunRecord run = registry.find_run(run_key);
+  if (!html.empty()) {
+    report::write_page(html, report::run_page_html(registry, run));
+    std::cerr << "wrote " << html << "\n";
+  }
   auto history = registry.metric_history(run.id);
   auto artifacts = registry.artifacts(run.id);
   const auto member_ids = registry::ensemble_members(run);

@@ -3,9 +3,11 @@
 #include <fstream>
 
 #include "command.h"
+#include "html_page.h"
 #include "options.h"
 #include "run_registry.h"
 #include "xp/base/suggest.h"
+#include "sweep_page.h"
 #include "sweep_report.h"
 #include "xp/errors.h"
 
@@ -29,12 +31,17 @@ int report_sweep(const SweepReportRequest& request, std::ostream& os) {
   const auto path = existing_registry_path(request.registry);
   SqliteSweepStore store(path);
   auto [sweep, config] = load_sweep(store, request.id, path);
-  const std::string toml = write_sweep_report(os, sweep, config, store.trials(request.id), request.top);
+  const auto trials = store.trials(request.id);
+  const std::string toml = write_sweep_report(os, sweep, config, trials, request.top);
   if (!request.best_config.empty() && toml.empty()) os << "(no completed trial: " << request.best_config << " not written)\n";
   if (!request.best_config.empty() && !toml.empty()) {
     std::ofstream f(request.best_config);
     if (!(f << toml)) throw UsageError("cannot write '" + request.best_config + "'");
     os << "wrote " << request.best_config << "\n";
+  }
+  if (!request.html.empty()) {
+    report::write_page(request.html, report::sweep_page_html(sweep, config, trials));
+    os << "wrote " << request.html << "\n";
   }
   return kOk;
 }

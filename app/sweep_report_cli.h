@@ -21,9 +21,11 @@ struct SweepReportRequest {
   std::string registry;     // --registry ("" = $XP_REGISTRY or ./xp-runs/registry.db)
   int64_t top = 0;          // --top: only the N best trials in the ranking (0 = all)
   std::string best_config;  // --best-config: also write the best configuration here
+  std::string html;         // --html: also write the sweep's page here (report/sweep_page.h)
 };
 
-// Prints sweeps::write_sweep_report for the sweep and writes --best-config; returns the exit code.
+// Prints sweeps::write_sweep_report for the sweep and writes --best-config and --html; returns the
+// exit code.
 int report_sweep(const SweepReportRequest& request, std::ostream& os);
 
 }  // namespace xp::cli

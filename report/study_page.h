@@ -1,0 +1,39 @@
+#pragma once
+// `xp report EXPERIMENT --html FILE`: the study page. Its numbers come from registry::build_report,
+// the code path of the text and JSON reports; the page adds what a table cannot show: learning
+// curves (mean ± std over seeds, each seed on demand), the per-seed spread behind each p-value,
+// what differs between the variants, every run's provenance (failed and crashed runs marked, not
+// dropped) and the task panels of task_panels.h.
+#include <cstddef>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "run_registry.h"
+#include "run_report.h"
+
+namespace xp::report {
+
+struct StudyPageLimits {
+  size_t curve_points = 200;     // points per curve at most (longer curves are evenly downsampled)
+  size_t seed_lines = 20;        // runs per variant drawn as thin "each seed" lines at most ...
+  size_t seed_lines_total = 100; // ... and in all (split evenly over the variants, one at least)
+  size_t seed_points = 100;      // points per "each seed" line at most
+  size_t config_runs = 50;       // runs per variant whose configs the diff reads at most
+  size_t curve_charts = 24;      // learning-curve charts at most (report metrics first)
+};
+
+// The page's data model (the charts and tables are drawn from it):
+//   report       registry::report_to_json(report), exactly what `--format json` prints
+//   runs         every run of the experiment that --where selects, any status: id, group, seed,
+//                status, message, in_report, provenance fields
+//   curves       [{metric, means: [{group, split, epoch: [], step: [], mean: [], std: [], lo: [], hi: [],
+//                n: []}], seeds: [{group, split, run, epoch: [], step: [], value: []}]}] (columns)
+//   config_diff  {keys: [...], groups: {group: {key: "value" | "a | b"}}}: keys whose values differ
+//   tasks        {confusion|f1|recall|pr: {split: rows}}
+// Only `report` is embedded in the page as JSON (id "xp-data-report"); the rest is in the charts.
+nlohmann::json study_page_data(RunRegistry& registry, const registry::Report& report,
+                               const registry::ReportOptions& options, const StudyPageLimits& limits = {});
+std::string render_study_page(const nlohmann::json& data);
+
+}  // namespace xp::report
