@@ -10,7 +10,7 @@
 #include "plugin_loader.h"
 #include "options.h"
 #include "run_registry.h"
-#include "sqlite_sweep_store.h"
+#include "sql_sweep_store.h"
 #include "xp/base/suggest.h"
 #include "sweep_config.h"
 #include "sweep_coordinator.h"
@@ -102,7 +102,7 @@ int status(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_options("xp sweep status SWEEP_ID [--registry PATH]", desc, pos, args, vm)) return kOk;
   auto path = existing_registry_path(registry);
-  SqliteSweepStore store(path);
+  SqlSweepStore store(path);
   auto [sweep, config] = load_sweep(store, id, path);
   auto trials = store.trials(id);
   std::cout << "sweep " << sweep.id << " (" << sweep_state_name(sweep.state) << "): " << sweep.method << " on "
@@ -147,7 +147,7 @@ int list(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_options("xp sweep list [--registry PATH]", desc, {}, args, vm)) return kOk;
   auto path = existing_registry_path(registry);
-  SqliteSweepStore store(path);
+  SqlSweepStore store(path);
   for (const auto& s : store.list_sweeps()) {
     auto trials = store.trials(s.id);
     std::cout << s.id << "  " << sweep_state_name(s.state) << "  " << s.method << "  "

@@ -8,7 +8,8 @@
 #include <map>
 #include <set>
 
-#include "sqlite_sweep_store.h"
+#include "sql_sweep_store.h"
+#include "run_registry.h"
 #include "subprocess.h"
 #include "sweep_config.h"
 #include "sweep_report.h"
@@ -22,12 +23,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // Whether a worker could still find something to do: a trial waiting or running, or budget left.
-bool work_left(SqliteSweepStore& store, const SweepRecord& sweep, const std::vector<TrialRecord>& trials) {
+bool work_left(SqlSweepStore& store, const SweepRecord& sweep, const std::vector<TrialRecord>& trials) {
   for (const auto& t : trials)
     if (t.state == TrialState::Waiting || t.state == TrialState::Running) return true;
   auto fresh = store.find_sweep(sweep.id);
   if (!fresh || fresh->state != SweepState::Running) return false;
-  if (fresh->deadline && SqliteSweepStore::system_clock() >= *fresh->deadline) return false;
+  if (fresh->deadline && SqlSweepStore::system_clock() >= *fresh->deadline) return false;
   if (fresh->max_trials && static_cast<int64_t>(trials.size()) >= *fresh->max_trials) return false;
   return true;
 }
@@ -71,10 +72,10 @@ std::vector<std::vector<std::string>> preflight_overrides(const SweepConfig& con
 }
 
 int run_sweep(const SweepOptions& options, std::ostream& out) {
-  SqliteSweepStore store(options.registry);
+  SqlSweepStore store(options.registry);
   SweepRecord sweep;
   SweepConfig config;
-  const double now = SqliteSweepStore::system_clock();
+  const double now = SqlSweepStore::system_clock();
   if (!options.resume_id.empty()) {
     auto found = store.find_sweep(options.resume_id);
     if (!found) {
@@ -134,7 +135,7 @@ int run_sweep(const SweepOptions& options, std::ostream& out) {
 
   auto spawn_worker = [&](int index) {
     std::vector<std::string> argv = {xp.string(), "sweep", "worker", sweep.id, "--registry",
-                                     fs::absolute(options.registry).string()};
+                                     registry_argument(options.registry)};
     SpawnOptions so;
     so.log = logs / ("worker_" + std::to_string(index) + ".log");
     so.parent_death_signal = SIGTERM;  // workers stop (and stop their trials) if xp sweep is killed

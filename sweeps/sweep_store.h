@@ -1,7 +1,7 @@
 #pragma once
 // Where a sweep's state lives, shared by the coordinator and its worker processes. Samplers and
 // pruners never see the storage: a PostgreSQL (or any transactional) backend implements this
-// interface and nothing else changes. SqliteSweepStore is the bundled implementation.
+// interface and nothing else changes. SqlSweepStore is the bundled implementation.
 
 #include <cstdint>
 #include <functional>

@@ -9,8 +9,9 @@
 #include <iostream>
 
 #include "pruner.h"
+#include "run_registry.h"
 #include "sampler.h"
-#include "sqlite_sweep_store.h"
+#include "sql_sweep_store.h"
 #include "subprocess.h"
 #include "sweep_coordinator.h"
 #include "xp/base/suggest.h"
@@ -23,7 +24,7 @@ namespace xp::sweeps {
 namespace fs = std::filesystem;
 
 fs::path sweep_log_dir(const fs::path& registry, const std::string& sweep_id) {
-  return fs::absolute(registry).parent_path() / "sweeps" / sweep_id;
+  return default_run_root(registry) / "sweeps" / sweep_id;
 }
 
 namespace {
@@ -105,7 +106,7 @@ class Worker {
       for (auto s : config_.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
       argv.insert(argv.end(), {"--seeds", seeds});
     }
-    argv.insert(argv.end(), {"--registry", fs::absolute(options_.registry).string()});
+    argv.insert(argv.end(), {"--registry", registry_argument(options_.registry)});
     return argv;
   }
 
@@ -137,7 +138,7 @@ class Worker {
     log_ << "trial " << trial.number << " started:";
     for (const auto& [k, v] : trial.params) log_ << " " << k << "=" << v.to_string();
     log_ << "\n" << std::flush;
-    const double since = SqliteSweepStore::system_clock();
+    const double since = SqlSweepStore::system_clock();
     SpawnOptions spawn_options;
     spawn_options.log = log_file;
     spawn_options.new_process_group = true;
@@ -219,7 +220,7 @@ class Worker {
 
   WorkerOptions options_;
   std::ostream& log_;
-  SqliteSweepStore store_;
+  SqlSweepStore store_;
   TrialRuns runs_;
   SweepRecord sweep_;
   SweepConfig config_;
