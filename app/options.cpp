@@ -48,6 +48,13 @@ std::vector<int64_t> parse_seed_list(const std::string& text) {
   return seeds;
 }
 
+const char* const kRegistryOptionHelp =
+    "registry: a SQLite file or postgresql://user@host/db (default $XP_REGISTRY, else ./xp-runs/registry.db)";
+
+void add_registry_option(po::options_description& desc, std::string& registry) {
+  desc.add_options()("registry", po::value(&registry), kRegistryOptionHelp);
+}
+
 void load_plugins(const std::vector<std::string>& extra) {
   static PluginLoader loader;
   std::vector<std::filesystem::path> paths(extra.begin(), extra.end());

@@ -127,6 +127,14 @@ CREATE TABLE IF NOT EXISTS sweep_trial_values(
   epoch INTEGER NOT NULL,
   value REAL NOT NULL,
   PRIMARY KEY(sweep_id, number, epoch));
+CREATE TABLE IF NOT EXISTS sweep_jobs(
+  sweep_id TEXT NOT NULL,
+  launcher TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  tasks INTEGER NOT NULL,
+  parallel INTEGER NOT NULL,
+  submitted_at REAL NOT NULL,
+  PRIMARY KEY(sweep_id, job_id));
 )sql";
 
 // The same layout in PostgreSQL's words: 64-bit integers and doubles (PostgreSQL's REAL is 32-bit),

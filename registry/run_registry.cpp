@@ -285,7 +285,7 @@ void RunRegistry::flush_locked() {
       db_->prepare(
              "INSERT INTO metric_stats(rid, name, n, last_epoch, last_step, final, min, max) "
              "SELECT rid, name, COUNT(*), MAX(epoch), 0, NULL, MIN(value), MAX(value) FROM metrics WHERE rid = ?1 "
-             "GROUP BY name")
+             "GROUP BY rid, name")
           .bind(1, rid)
           .run();
       db_->prepare(

@@ -6,6 +6,8 @@
 #include <random>
 #include <thread>
 
+#include <unistd.h>
+
 #include "sql_backend.h"
 
 namespace xp::sql {
@@ -177,11 +179,13 @@ std::shared_ptr<Database> shared_database(const std::string& location, bool crea
   // SQLite connections are cheap and per object (as before); a PostgreSQL server counts them.
   if (!is_postgres_url(location)) return std::make_shared<Database>(location, create);
   static std::mutex mutex;
-  static std::map<std::string, std::weak_ptr<Database>> open;
+  static std::map<std::pair<std::string, pid_t>, std::weak_ptr<Database>> open;
   std::lock_guard lock(mutex);
-  if (auto db = open[location].lock()) return db;
+  // Keyed by process too: a forked child must not talk over its parent's socket.
+  const auto key = std::make_pair(location, ::getpid());
+  if (auto db = open[key].lock()) return db;
   auto db = std::make_shared<Database>(location, create);
-  open[location] = db;
+  open[key] = db;
   return db;
 }
 

@@ -323,4 +323,29 @@ std::vector<TrialRecord> SqlSweepStore::trials(const std::string& id) {
   return out;
 }
 
+void SqlSweepStore::add_job(const std::string& id, const SweepJob& job) {
+  db_->write_transaction([&] {
+    db_->prepare(
+           "INSERT INTO sweep_jobs (sweep_id, launcher, job_id, tasks, parallel, submitted_at) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .bind(1, id)
+        .bind(2, job.launcher)
+        .bind(3, job.job_id)
+        .bind(4, job.tasks)
+        .bind(5, job.parallel)
+        .bind(6, job.submitted_at)
+        .run();
+  });
+}
+
+std::vector<SweepJob> SqlSweepStore::jobs(const std::string& id) {
+  auto s = db_->prepare(
+      "SELECT launcher, job_id, tasks, parallel, submitted_at FROM sweep_jobs WHERE sweep_id = ?1 ORDER BY "
+      "submitted_at");
+  s.bind(1, id);
+  std::vector<SweepJob> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.int64(2), s.int64(3), s.real(4)});
+  return out;
+}
+
 }  // namespace xp::sweeps

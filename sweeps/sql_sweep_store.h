@@ -42,6 +42,8 @@ class SqlSweepStore : public SweepStore {
                     const std::string& message) override;
   int64_t requeue_interrupted(const std::string& sweep_id) override;
   std::vector<TrialRecord> trials(const std::string& sweep_id) override;
+  void add_job(const std::string& sweep_id, const SweepJob& job) override;
+  std::vector<SweepJob> jobs(const std::string& sweep_id) override;
 
   static double system_clock();
 

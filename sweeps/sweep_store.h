@@ -31,6 +31,14 @@ struct SweepRecord {
   double created_at = 0;
 };
 
+// A batch job that runs a sweep's workers (a Slurm job array).
+struct SweepJob {
+  std::string launcher;  // "slurm"
+  std::string job_id;
+  int64_t tasks = 0, parallel = 0;
+  double submitted_at = 0;
+};
+
 // Proposes the parameters of trial `number` from the sweep's trials so far (called inside the
 // claim's transaction, so numbers are dense and no two claims see the same history).
 using Proposer = std::function<std::optional<ParamSet>(const std::vector<TrialRecord>& history, int64_t number)>;
@@ -67,6 +75,9 @@ class SweepStore {
   virtual int64_t requeue_interrupted(const std::string& sweep_id) = 0;
 
   virtual std::vector<TrialRecord> trials(const std::string& sweep_id) = 0;
+
+  virtual void add_job(const std::string& sweep_id, const SweepJob& job) = 0;
+  virtual std::vector<SweepJob> jobs(const std::string& sweep_id) = 0;
 
   bool complete_trial(const std::string& sweep_id, int64_t number, const std::string& worker, double value) {
     return finish_trial(sweep_id, number, worker, TrialState::Complete, value, std::nullopt, "");
