@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "options.h"
+#include "registry_option.h"
 #include "registry_copy.h"
 #include "registry_schema.h"
 #include "run_registry.h"

@@ -1,4 +1,5 @@
 #include "options.h"
+#include "registry_option.h"
 
 #include <iostream>
 #include <sstream>
