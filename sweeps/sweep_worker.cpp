@@ -88,7 +88,13 @@ class Worker {
         // died and the lease expires): wait for the others before leaving.
         bool others_running = false;
         for (const auto& t : store_.trials(sweep_.id)) others_running |= t.state == TrialState::Running;
-        if (!others_running) return 0;
+        if (!others_running) {
+          // Nothing waiting, nothing running, nothing new to propose: the sweep is done. Whoever
+          // notices first says so (workers started by hand or by Slurm have no coordinator).
+          auto fresh = store_.find_sweep(sweep_.id);
+          if (fresh && fresh->state == SweepState::Running) store_.set_sweep_state(sweep_.id, SweepState::Finished);
+          return 0;
+        }
         if (options_.idle_wait_seconds >= 0 && now_seconds() - idle_since > options_.idle_wait_seconds) return 0;
         sleep_unless_stopped(2.0);
         continue;

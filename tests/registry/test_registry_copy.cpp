@@ -2,6 +2,7 @@
 // idempotent (copying twice adds nothing; a run that moved on since is updated).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "pg_test_server.h"
