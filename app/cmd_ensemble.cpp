@@ -231,7 +231,7 @@ int ensemble(const std::vector<std::string>& args) {
     info.torch_version = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                          std::to_string(TORCH_VERSION_PATCH);
     info.tags[registry::kEnsembleOfTag] = registry::join_members(ids);
-    info.run_dir = (fs::absolute(registry_path).parent_path() / experiment / "{id}").string();
+    info.run_dir = (default_run_root(registry_path) / experiment / "{id}").string();
     ensemble_id = registry.begin(info);
     ensemble_dir = registry.get_run(ensemble_id)->info.run_dir;
     fs::create_directories(ensemble_dir);

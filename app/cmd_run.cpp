@@ -74,7 +74,7 @@ int run(const std::vector<std::string>& args) {
   std::string command_line = "xp run";
   for (const auto& a : args) command_line += " " + a;
   engine::RunRequest request;
-  request.runs_root = std::filesystem::absolute(registry_path).parent_path();
+  request.runs_root = default_run_root(registry_path);
   request.command_line = command_line;
   request.interrupt = &g_interrupted;
   request.tty = ::isatty(STDOUT_FILENO) != 0;

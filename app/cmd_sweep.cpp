@@ -1,7 +1,8 @@
-// xp sweep: hyperparameter sweeps over any config key (docs/sweeps.md).
-//   xp sweep SWEEP.toml [--workers N] [--registry PATH]     start a sweep
-//   xp sweep --resume ID [--workers N]                      continue one
-//   xp sweep worker ID                                      one worker process (started by xp sweep)
+// xp sweep: hyperparameter sweeps over any config key (docs/sweeps.md, docs/cluster.md).
+//   xp sweep SWEEP.toml [--workers N] [--registry PATH|URL]   start a sweep
+//   xp sweep SWEEP.toml --launcher slurm --parallel P [--sbatch "..."] [--wait]
+//   xp sweep --resume ID [--workers N]                        continue one
+//   xp sweep worker ID [--trials K]                           one worker process, on any machine
 //   xp sweep status ID | report ID | list                   look at sweeps
 #include <iostream>
 
@@ -9,13 +10,15 @@
 #include "config/experiment.h"
 #include "plugin_loader.h"
 #include "options.h"
+#include "registry_option.h"
 #include "run_registry.h"
-#include "sqlite_sweep_store.h"
+#include "sql_sweep_store.h"
 #include "xp/base/suggest.h"
 #include "sweep_config.h"
 #include "sweep_coordinator.h"
 #include "sweep_report.h"
 #include "sweep_report_cli.h"
+#include "slurm_launcher.h"
 #include "sweep_worker.h"
 #include "xp/errors.h"
 
@@ -26,38 +29,54 @@ using namespace xp::sweeps;
 namespace fs = std::filesystem;
 
 const char* kSweepUsage =
-    "usage: xp sweep SWEEP.toml [--workers N] [--registry PATH]\n"
-    "       xp sweep --resume SWEEP_ID [--workers N] [--registry PATH]\n"
-    "       xp sweep status SWEEP_ID [--registry PATH]\n"
-    "       xp sweep report SWEEP_ID [--top N] [--best-config FILE] [--registry PATH]\n"
-    "       xp sweep list [--registry PATH]\n"
-    "       xp sweep worker SWEEP_ID [--registry PATH]   (started by xp sweep)\n";
+    "usage: xp sweep SWEEP.toml [--workers N] [--registry PATH|URL]\n"
+    "       xp sweep SWEEP.toml --launcher slurm --parallel P [--sbatch \"--gres=gpu:1 --time=2:00:00\"] [--wait]\n"
+    "       xp sweep SWEEP.toml --launcher none      (record it; start workers yourself)\n"
+    "       xp sweep --resume SWEEP_ID [--workers N] [--launcher local|slurm|none] [--registry PATH|URL]\n"
+    "       xp sweep status SWEEP_ID [--registry PATH|URL]\n"
+    "       xp sweep report SWEEP_ID [--top N] [--best-config FILE] [--registry PATH|URL]\n"
+    "       xp sweep list [--registry PATH|URL]\n"
+    "       xp sweep worker SWEEP_ID [--trials K] [--registry PATH|URL]   (on any machine)\n";
 
-std::string registry_option(po::options_description& desc, std::string& registry) {
-  desc.add_options()("registry", po::value(&registry), "registry database (default $XP_REGISTRY or ./xp-runs/registry.db)");
-  return registry;
-}
+void registry_option(po::options_description& desc, std::string& registry) { add_registry_option(desc, registry); }
 
 int start(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string file, resume, registry;
+  std::string file, resume, registry, launcher = "local", sbatch;
   int64_t workers = 0;
+  bool wait = false;
   desc.add_options()("sweep", po::value(&file), "sweep file")("workers,w", po::value(&workers),
                                                                "parallel trials (default: the file's workers)")(
-      "resume", po::value(&resume), "continue the sweep with this id; finished trials are not rerun");
+      "parallel,p", po::value(&workers), "the same as --workers (Slurm's words: --array=0-N%P)")(
+      "resume", po::value(&resume), "continue the sweep with this id; finished trials are not rerun")(
+      "launcher", po::value(&launcher),
+      "local (worker processes here, the default), slurm (one sbatch job array) or none (record the sweep; "
+      "start `xp sweep worker ID` yourself)")("sbatch", po::value(&sbatch),
+                                             "slurm: extra sbatch options, e.g. \"--gres=gpu:1 --time=2:00:00\"")(
+      "wait", po::bool_switch(&wait), "slurm: follow the job and print trials until it leaves the queue");
   registry_option(desc, registry);
   po::positional_options_description pos;
   pos.add("sweep", 1);
   po::variables_map vm;
-  if (!parse_options("xp sweep SWEEP.toml [--workers N] [--resume ID] [--registry PATH]", desc, pos, args, vm))
+  if (!parse_options("xp sweep SWEEP.toml [--workers N] [--resume ID] [--launcher local|slurm|none] [--registry PATH|URL]",
+                     desc, pos, args, vm))
     return kOk;
+  if (launcher != "local" && launcher != "slurm" && launcher != "none")
+    throw UsageError("--launcher must be local, slurm or none, not '" + launcher + "'" +
+                     did_you_mean(launcher, {"local", "slurm", "none"}));
+  if (vm.count("workers") && vm.count("parallel")) throw UsageError("give --workers or --parallel, not both");
+  if (!sbatch.empty() && launcher != "slurm") throw UsageError("--sbatch needs --launcher slurm");
   if (file.empty() && resume.empty()) throw UsageError(std::string("name a sweep file or --resume ID\n") + kSweepUsage);
-  if (vm.count("workers") && workers < 1) throw UsageError("--workers must be at least 1");
+  if ((vm.count("workers") || vm.count("parallel")) && workers < 1)
+    throw UsageError("--workers/--parallel must be at least 1");
   SweepOptions o;
   o.sweep_file = file;
   o.resume_id = resume;
   o.registry = registry.empty() ? default_registry_path() : fs::path(registry);
-  if (vm.count("workers")) o.workers = workers;
+  if (vm.count("workers") || vm.count("parallel")) o.workers = workers;
+  o.launcher = launcher;
+  o.sbatch_args = sbatch;
+  o.wait = wait;
   if (!resume.empty()) existing_registry_path(o.registry.string());
   load_plugins();
   o.check_overrides = [&](const std::vector<std::string>& sets) {
@@ -79,13 +98,19 @@ int start(const std::vector<std::string>& args) {
 int worker(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string id, registry, name;
-  desc.add_options()("id", po::value(&id)->required(), "sweep id")("name", po::value(&name), "worker name");
+  WorkerOptions o;
+  desc.add_options()("id", po::value(&id)->required(), "sweep id")("name", po::value(&name),
+                                                                   "worker name (default host:pid)")(
+      "trials", po::value(&o.max_trials), "leave after this many trials (default: while there is work)")(
+      "idle-wait", po::value(&o.idle_wait_seconds),
+      "with nothing to claim, wait at most this many seconds for other workers' trials to finish or come back "
+      "(default: as long as any runs)");
   registry_option(desc, registry);
   po::positional_options_description pos;
   pos.add("id", 1);
   po::variables_map vm;
-  if (!parse_options("xp sweep worker SWEEP_ID [--registry PATH]", desc, pos, args, vm)) return kOk;
-  WorkerOptions o;
+  if (!parse_options("xp sweep worker SWEEP_ID [--trials K] [--registry PATH|URL]", desc, pos, args, vm)) return kOk;
+  if (o.max_trials < 0) throw UsageError("--trials must be >= 0");
   o.registry = existing_registry_path(registry);
   o.sweep_id = id;
   o.name = name;
@@ -102,7 +127,7 @@ int status(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_options("xp sweep status SWEEP_ID [--registry PATH]", desc, pos, args, vm)) return kOk;
   auto path = existing_registry_path(registry);
-  SqliteSweepStore store(path);
+  SqlSweepStore store(path);
   auto [sweep, config] = load_sweep(store, id, path);
   auto trials = store.trials(id);
   std::cout << "sweep " << sweep.id << " (" << sweep_state_name(sweep.state) << "): " << sweep.method << " on "
@@ -119,6 +144,18 @@ int status(const std::vector<std::string>& args) {
                   << Value(t.intermediate.rbegin()->second).to_string();
       std::cout << "\n";
     }
+  for (const auto& job : store.jobs(id)) {
+    std::cout << "  " << job.launcher << " job " << job.job_id << ": " << job.tasks << " task(s), " << job.parallel
+              << " at a time";
+    try {
+      auto q = slurm_queue(job.job_id);
+      std::cout << "; queued " << q.pending << ", running " << q.running;
+      if (q.empty()) std::cout << " (left the queue)";
+    } catch (const std::exception&) {
+      std::cout << " (squeue unavailable here)";
+    }
+    std::cout << "\n";
+  }
   if (auto best = best_trial(trials, sweep.direction))
     std::cout << "  best so far: trial " << best->number << " " << sweep.metric << " = "
               << Value(*best->value).to_string() << "\n";
@@ -147,7 +184,7 @@ int list(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_options("xp sweep list [--registry PATH]", desc, {}, args, vm)) return kOk;
   auto path = existing_registry_path(registry);
-  SqliteSweepStore store(path);
+  SqlSweepStore store(path);
   for (const auto& s : store.list_sweeps()) {
     auto trials = store.trials(s.id);
     std::cout << s.id << "  " << sweep_state_name(s.state) << "  " << s.method << "  "

@@ -1,4 +1,5 @@
 #include "options.h"
+#include "registry_option.h"
 
 #include <iostream>
 #include <sstream>
@@ -46,6 +47,13 @@ std::vector<int64_t> parse_seed_list(const std::string& text) {
   }
   if (seeds.empty()) throw UsageError("--seeds needs at least one seed");
   return seeds;
+}
+
+const char* const kRegistryOptionHelp =
+    "registry: a SQLite file or postgresql://user@host/db (default $XP_REGISTRY, else ./xp-runs/registry.db)";
+
+void add_registry_option(po::options_description& desc, std::string& registry) {
+  desc.add_options()("registry", po::value(&registry), kRegistryOptionHelp);
 }
 
 void load_plugins(const std::vector<std::string>& extra) {

@@ -27,6 +27,11 @@ bool parse_options(const std::string& usage, po::options_description& desc,
 // "1,2,3" -> {1, 2, 3} for --seeds of run and validate; UsageError on anything else.
 std::vector<int64_t> parse_seed_list(const std::string& text);
 
+// --registry, written once for every command that takes a registry: a SQLite file or a
+// postgresql://user@host/db URL (default $XP_REGISTRY, else ./xp-runs/registry.db).
+void add_registry_option(po::options_description& desc, std::string& registry);
+extern const char* const kRegistryOptionHelp;
+
 // Loads the bundled plugins, XP_PLUGIN_PATH and `extra` (files or folders); prints a warning for
 // each library that could not be loaded.
 void load_plugins(const std::vector<std::string>& extra = {});

@@ -15,7 +15,7 @@ namespace xp::cli {
 
 using namespace xp::sweeps;
 
-std::pair<SweepRecord, SweepConfig> load_sweep(SqliteSweepStore& store, const std::string& id,
+std::pair<SweepRecord, SweepConfig> load_sweep(SqlSweepStore& store, const std::string& id,
                                                const std::filesystem::path& registry) {
   auto sweep = store.find_sweep(id);
   if (!sweep) {
@@ -29,7 +29,7 @@ std::pair<SweepRecord, SweepConfig> load_sweep(SqliteSweepStore& store, const st
 int report_sweep(const SweepReportRequest& request, std::ostream& os) {
   if (request.top < 0) throw UsageError("--top must be at least 1 (or 0 for all trials)");
   const auto path = existing_registry_path(request.registry);
-  SqliteSweepStore store(path);
+  SqlSweepStore store(path);
   auto [sweep, config] = load_sweep(store, request.id, path);
   const auto trials = store.trials(request.id);
   const std::string toml = write_sweep_report(os, sweep, config, trials, request.top);

@@ -7,13 +7,13 @@
 #include <string>
 #include <utility>
 
-#include "sqlite_sweep_store.h"
+#include "sql_sweep_store.h"
 #include "sweep_config.h"
 
 namespace xp::cli {
 
 // The sweep and its parsed config, or a ConfigError (exit 2) naming the closest known sweep id.
-std::pair<sweeps::SweepRecord, sweeps::SweepConfig> load_sweep(sweeps::SqliteSweepStore& store, const std::string& id,
+std::pair<sweeps::SweepRecord, sweeps::SweepConfig> load_sweep(sweeps::SqlSweepStore& store, const std::string& id,
                                                                const std::filesystem::path& registry);
 
 struct SweepReportRequest {

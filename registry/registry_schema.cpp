@@ -1,5 +1,6 @@
 #include "registry_schema.h"
 
+#include <regex>
 #include <string>
 
 #include "param_value.h"
@@ -81,6 +82,72 @@ CREATE TABLE tags(
   PRIMARY KEY(rid, key)) WITHOUT ROWID;
 )sql";
 
+// Sweeps (v3; before that the sweep store created them itself, hence IF NOT EXISTS in the
+// migration). A trial is leased by one worker at a time: `worker` and `lease_until` (unix seconds)
+// say who and until when; docs/sweeps.md has the life of a trial.
+const char* kSweepTables = R"sql(
+CREATE TABLE IF NOT EXISTS sweeps(
+  id TEXT PRIMARY KEY,
+  config_path TEXT NOT NULL,
+  config_text TEXT NOT NULL,
+  experiment TEXT NOT NULL,
+  variant TEXT NOT NULL,
+  method TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  max_trials INTEGER,
+  deadline REAL,
+  max_retries INTEGER NOT NULL,
+  lease_seconds REAL NOT NULL,
+  state TEXT NOT NULL,
+  created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sweep_trials(
+  sweep_id TEXT NOT NULL REFERENCES sweeps(id),
+  number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  value REAL,
+  pruned_epoch INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  worker TEXT NOT NULL DEFAULT '',
+  lease_until REAL,
+  message TEXT NOT NULL DEFAULT '',
+  run_ids TEXT NOT NULL DEFAULT '',
+  started_at REAL NOT NULL DEFAULT 0,
+  finished_at REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY(sweep_id, number));
+CREATE TABLE IF NOT EXISTS sweep_trial_params(
+  sweep_id TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY(sweep_id, number, key));
+CREATE TABLE IF NOT EXISTS sweep_trial_values(
+  sweep_id TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  value REAL NOT NULL,
+  PRIMARY KEY(sweep_id, number, epoch));
+CREATE TABLE IF NOT EXISTS sweep_jobs(
+  sweep_id TEXT NOT NULL,
+  launcher TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  tasks INTEGER NOT NULL,
+  parallel INTEGER NOT NULL,
+  submitted_at REAL NOT NULL,
+  PRIMARY KEY(sweep_id, job_id));
+)sql";
+
+// The same layout in PostgreSQL's words: 64-bit integers and doubles (PostgreSQL's REAL is 32-bit),
+// a sequence for the run key, no WITHOUT ROWID.
+std::string for_dialect(const std::string& schema, sql::Dialect dialect) {
+  if (dialect == sql::Dialect::Sqlite) return schema;
+  std::string s = std::regex_replace(schema, std::regex("rid INTEGER PRIMARY KEY"), "rid BIGSERIAL PRIMARY KEY");
+  s = std::regex_replace(s, std::regex("\\bINTEGER\\b"), "BIGINT");
+  s = std::regex_replace(s, std::regex("\\bREAL\\b"), "DOUBLE PRECISION");
+  s = std::regex_replace(s, std::regex("\\) WITHOUT ROWID;"), ");");
+  return s;
+}
+
 // Indices for `xp runs`/`xp report` filters and for stale-run detection; shared by a fresh
 // database and the v1 -> v2 migration so both end with the same layout.
 const char* kIndices = R"sql(
@@ -91,6 +158,7 @@ CREATE INDEX IF NOT EXISTS runs_run_dir ON runs(run_dir);
 CREATE INDEX IF NOT EXISTS runs_config_hash ON runs(config_hash);
 CREATE INDEX IF NOT EXISTS params_key_num ON params(key, num);
 CREATE INDEX IF NOT EXISTS summary_name ON summary(name, value);
+CREATE INDEX IF NOT EXISTS sweep_trials_state ON sweep_trials(sweep_id, state);
 )sql";
 
 // v1 (xp 0.0.x) had no tags, no per-metric statistics, no numeric view of params, a rowid
@@ -165,16 +233,32 @@ CREATE TABLE tags(
 
 }  // namespace
 
+bool has_table(sql::Database& db, const std::string& name) {
+  auto st = db.prepare(db.dialect() == sql::Dialect::Postgres
+                           ? "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND "
+                             "table_name = ?1"
+                           : "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  st.bind(1, name);
+  return st.step();
+}
+
 int schema_version(sql::Database& db) {
-  auto has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
-  if (!has.step()) return 0;
+  if (!has_table(db, "schema_version")) return 0;
   auto v = db.prepare("SELECT MAX(version) FROM schema_version");
   return v.step() && !v.is_null(0) ? static_cast<int>(v.int64(0)) : 0;
 }
 
 int ensure_schema(sql::Database& db) {
+  // Versions only go up: a database at the current version needs no write lock (many workers
+  // starting at once then do not queue behind each other).
+  if (int now = schema_version(db); now == kSchemaVersion) return now;
+  const auto dialect = db.dialect();
   int before = 0;
   db.write_transaction([&] {
+    // SQLite's BEGIN IMMEDIATE already excludes other writers. On PostgreSQL two processes could
+    // both see an empty database and race to create it: a transaction-scoped advisory lock makes
+    // the second wait, then see the first one's committed schema (PostgreSQL's DDL is transactional).
+    if (dialect == sql::Dialect::Postgres) db.prepare("SELECT pg_advisory_xact_lock(?1)").bind(1, kSchemaLockKey).run();
     before = schema_version(db);
     if (before > kSchemaVersion)
       throw std::runtime_error("registry '" + db.path() + "' has schema version " + std::to_string(before) +
@@ -182,12 +266,14 @@ int ensure_schema(sql::Database& db) {
                                "); use a newer xp");
     if (before == kSchemaVersion) return;
     if (before == 0) {
-      auto any = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'");
-      if (any.step())
+      if (has_table(db, "runs"))
         throw std::runtime_error("'" + db.path() + "' has a runs table but no schema_version: not an xp registry");
-      db.exec(kCurrentSchema);
+      db.exec(for_dialect(kCurrentSchema, dialect));
+      db.exec(for_dialect(kSweepTables, dialect));
     } else {
+      // Migrations are written once for both dialects; v1 only ever existed as SQLite files.
       if (before < 2) migrate_v1_to_v2(db);
+      if (before < 3) db.exec(for_dialect(kSweepTables, dialect));
       db.exec("DELETE FROM schema_version");
     }
     db.exec(kIndices);

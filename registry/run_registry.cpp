@@ -15,7 +15,7 @@
 
 #include "param_value.h"
 #include "registry_schema.h"
-#include "sqlite_db.h"
+#include "sql_db.h"
 #include "xp/base/suggest.h"
 #include "xp/base/sha256.h"
 #include "where_expr.h"
@@ -96,6 +96,21 @@ bool process_alive(int64_t pid) {
 
 }  // namespace
 
+bool is_registry_url(const std::string& location) { return sql::is_postgres_url(location); }
+
+fs::path default_run_root(const fs::path& registry) {
+  if (is_registry_url(registry.string())) {
+    if (const char* env = std::getenv("XP_RUN_ROOT"); env && *env) return fs::absolute(env);
+    return fs::absolute("xp-runs");
+  }
+  return fs::absolute(registry).parent_path();
+}
+
+std::string registry_argument(const fs::path& registry) {
+  if (is_registry_url(registry.string())) return registry.string();
+  return fs::absolute(registry).string();
+}
+
 fs::path default_registry_path() {
   if (const char* env = std::getenv("XP_REGISTRY"); env && *env) return env;
   return fs::path("xp-runs") / "registry.db";
@@ -103,6 +118,7 @@ fs::path default_registry_path() {
 
 fs::path existing_registry_path(const std::string& option) {
   fs::path path = option.empty() ? default_registry_path() : fs::path(option);
+  if (is_registry_url(path.string())) return path;  // the server says whether it exists
   if (!fs::exists(path))
     throw ConfigError("no registry at " + path.string() +
                       " (run `xp run` first, or pass --registry PATH / set XP_REGISTRY)");
@@ -135,8 +151,10 @@ std::map<std::string, double> RunRecord::metrics() const {
 }
 
 RunRegistry::RunRegistry(const fs::path& path) : path_(path), host_(current_host()) {
-  if (path_.has_parent_path()) fs::create_directories(path_.parent_path());
-  db_ = std::make_unique<sql::Database>(path_.string());
+  const bool url = is_registry_url(path_.string());
+  if (!url && path_.has_parent_path()) fs::create_directories(path_.parent_path());
+  db_ = sql::shared_database(path_.string());
+  if (url) path_ = db_->path();  // no password in messages
   registry::ensure_schema(*db_);
 }
 
@@ -167,7 +185,7 @@ std::string RunRegistry::begin(const RunInfo& info) {
     id = new_run_id();
     std::string run_dir = info.run_dir;
     if (run_dir.empty()) {
-      run_dir = (fs::absolute(path_).parent_path() / info.experiment / id).lexically_normal().string();
+      run_dir = (default_run_root(path_) / info.experiment / id).lexically_normal().string();
     } else {
       for (size_t p; (p = run_dir.find("{id}")) != std::string::npos;) run_dir.replace(p, 4, id);
       run_dir = fs::absolute(run_dir).lexically_normal().string();
@@ -187,12 +205,16 @@ std::string RunRegistry::begin(const RunInfo& info) {
         st.bind(17, info.config_text).bind(18, run_dir);
         st.run();
         rid = db_->last_insert_rowid();
-        auto param = db_->prepare("INSERT OR REPLACE INTO params(rid, key, value, num) VALUES (?1, ?2, ?3, ?4)");
+        auto param = db_->prepare(
+            "INSERT INTO params(rid, key, value, num) VALUES (?1, ?2, ?3, ?4) "
+            "ON CONFLICT(rid, key) DO UPDATE SET value = excluded.value, num = excluded.num");
         for (const auto& [k, v] : info.params) {
           param.bind(1, rid).bind(2, k).bind(3, registry::param_text(v)).bind(4, registry::param_number(v));
           param.run();
         }
-        auto tag = db_->prepare("INSERT OR REPLACE INTO tags(rid, key, value) VALUES (?1, ?2, ?3)");
+        auto tag = db_->prepare(
+            "INSERT INTO tags(rid, key, value) VALUES (?1, ?2, ?3) ON CONFLICT(rid, key) DO UPDATE SET value = "
+            "excluded.value");
         for (const auto& [k, v] : info.tags) {
           tag.bind(1, rid).bind(2, k).bind(3, v);
           tag.run();
@@ -201,7 +223,7 @@ std::string RunRegistry::begin(const RunInfo& info) {
       break;
     } catch (const sql::Error& e) {
       // Two processes drew the same id in the same millisecond: draw again.
-      if ((e.code() & 0xff) != SQLITE_CONSTRAINT || attempt > 5) throw;
+      if (e.kind() != sql::Error::Kind::Constraint || attempt > 5) throw;
     }
   }
   rids_[id] = rid;
@@ -263,7 +285,7 @@ void RunRegistry::flush_locked() {
       db_->prepare(
              "INSERT INTO metric_stats(rid, name, n, last_epoch, last_step, final, min, max) "
              "SELECT rid, name, COUNT(*), MAX(epoch), 0, NULL, MIN(value), MAX(value) FROM metrics WHERE rid = ?1 "
-             "GROUP BY name")
+             "GROUP BY rid, name")
           .bind(1, rid)
           .run();
       db_->prepare(
@@ -276,23 +298,24 @@ void RunRegistry::flush_locked() {
       it = resumed_.erase(it);
     }
     auto insert = db_->prepare(
-        "INSERT OR REPLACE INTO metrics(rid, name, epoch, step, value, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        "INSERT INTO metrics(rid, name, epoch, step, value, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT(rid, name, epoch, step) DO UPDATE SET value = excluded.value, time = excluded.time");
     // Statistics are kept up to date on every write so that queries never scan the metrics table.
     // NaN (a diverged loss) is stored as NULL by SQLite and ignored by min/max.
-    auto stats = db_->prepare(R"sql(
-      INSERT INTO metric_stats(rid, name, n, last_epoch, last_step, final, min, max)
-      VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5, ?5)
-      ON CONFLICT(rid, name) DO UPDATE SET
-        n = n + 1,
-        final = CASE WHEN excluded.last_epoch > last_epoch OR
-                          (excluded.last_epoch = last_epoch AND excluded.last_step >= last_step)
-                     THEN excluded.final ELSE final END,
-        last_step = CASE WHEN excluded.last_epoch > last_epoch OR
-                              (excluded.last_epoch = last_epoch AND excluded.last_step >= last_step)
-                         THEN excluded.last_step ELSE last_step END,
-        last_epoch = MAX(last_epoch, excluded.last_epoch),
-        min = MIN(COALESCE(min, excluded.min), COALESCE(excluded.min, min)),
-        max = MAX(COALESCE(max, excluded.max), COALESCE(excluded.max, max)))sql");
+    // Every right-hand side sees the row as it was (both dialects), so `final` compares against the
+    // old last_epoch. Columns are qualified: PostgreSQL needs it where `excluded` is in scope.
+    const std::string newer =
+        "excluded.last_epoch > metric_stats.last_epoch OR (excluded.last_epoch = metric_stats.last_epoch AND "
+        "excluded.last_step >= metric_stats.last_step)";
+    auto stats = db_->prepare(
+        "INSERT INTO metric_stats(rid, name, n, last_epoch, last_step, final, min, max) "
+        "VALUES (?1, ?2, 1, ?3, ?4, ?5, ?5, ?5) ON CONFLICT(rid, name) DO UPDATE SET "
+        "n = metric_stats.n + 1, "
+        "final = CASE WHEN " + newer + " THEN excluded.final ELSE metric_stats.final END, "
+        "last_step = CASE WHEN " + newer + " THEN excluded.last_step ELSE metric_stats.last_step END, "
+        "last_epoch = " + db_->greatest("metric_stats.last_epoch", "excluded.last_epoch") + ", "
+        "min = " + db_->least("metric_stats.min", "excluded.min") + ", "
+        "max = " + db_->greatest("metric_stats.max", "excluded.max"));
     for (const auto& m : pending_) {
       int64_t rid = rids.at(m.run_id);
       insert.bind(1, rid).bind(2, m.name).bind(3, m.epoch).bind(4, m.step).bind(5, m.value).bind(6, m.time);
@@ -341,7 +364,9 @@ void RunRegistry::add_artifact(const std::string& run_id, const std::string& pat
   }
   db_->write_transaction([&] {
     auto st = db_->prepare(
-        "INSERT OR REPLACE INTO artifacts(rid, path, kind, size, sha256, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        "INSERT INTO artifacts(rid, path, kind, size, sha256, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT(rid, path) DO UPDATE SET kind = excluded.kind, size = excluded.size, sha256 = excluded.sha256, "
+        "time = excluded.time");
     st.bind(1, rid).bind(2, absolute).bind(3, kind).bind(5, digest).bind(6, unix_now());
     if (size >= 0) st.bind(4, size);
     else st.bind_null(4);
@@ -354,7 +379,8 @@ void RunRegistry::set_tag(const std::string& run_id, const std::string& key, con
   flush_locked();
   int64_t rid = rid_of(run_id);
   db_->write_transaction([&] {
-    db_->prepare("INSERT OR REPLACE INTO tags(rid, key, value) VALUES (?1, ?2, ?3)")
+    db_->prepare("INSERT INTO tags(rid, key, value) VALUES (?1, ?2, ?3) ON CONFLICT(rid, key) DO UPDATE SET value = "
+                 "excluded.value")
         .bind(1, rid)
         .bind(2, key)
         .bind(3, value)
@@ -427,7 +453,8 @@ std::vector<std::string> RunRegistry::mark_stale_runs_crashed(double stale_after
     auto update = db_->prepare(
         "UPDATE runs SET status = 'crashed', message = ?2, end_time = COALESCE(heartbeat, start_time), "
         "duration = COALESCE(heartbeat, start_time) - start_time "
-        "WHERE rid = ?1 AND status = 'running' AND heartbeat IS ?3");
+        "WHERE rid = ?1 AND status = 'running' AND heartbeat " +
+        std::string(db_->dialect() == sql::Dialect::Postgres ? "IS NOT DISTINCT FROM" : "IS") + " ?3");
     for (const auto& c : stale) {
       update.bind(1, c.rid).bind(2, c.message).bind(3, c.heartbeat);
       update.run();
@@ -467,7 +494,7 @@ void RunRegistry::fill_details(std::vector<RunRecord>& runs) {
 std::vector<RunRecord> RunRegistry::list_runs(const RunQuery& query) {
   std::lock_guard lock(mutex_);
   flush_locked();
-  std::string sql = std::string("SELECT ") + kListColumns + " FROM runs r WHERE 1";
+  std::string sql = std::string("SELECT ") + kListColumns + " FROM runs r WHERE 1 = 1";
   std::vector<registry::SqlArg> args;
   if (!query.experiment.empty()) {
     sql += " AND r.experiment = ?";
@@ -482,17 +509,19 @@ std::vector<RunRecord> RunRegistry::list_runs(const RunQuery& query) {
     sql += ")";
   }
   if (!query.where.empty()) {
-    auto where = registry::compile_where(query.where);
+    auto where = registry::compile_where(query.where, db_->dialect());
     sql += " AND " + where.sql;
     args.insert(args.end(), where.args.begin(), where.args.end());
   }
   std::string key = query.sort.empty() ? "-start" : query.sort;
   bool descending = key[0] == '-';
   if (key[0] == '-' || key[0] == '+') key = key.substr(1);
-  auto order = registry::field_value_sql(key);
-  sql += " ORDER BY " + order.sql + (descending ? " DESC" : " ASC") + " NULLS LAST, r.rid" +
-         (descending ? " DESC" : " ASC");
-  args.insert(args.end(), order.args.begin(), order.args.end());
+  sql += " ORDER BY ";
+  for (const auto& order : registry::field_sort_keys(key, db_->dialect())) {
+    sql += order.sql + (descending ? " DESC" : " ASC") + " NULLS LAST, ";
+    args.insert(args.end(), order.args.begin(), order.args.end());
+  }
+  sql += std::string("r.rid") + (descending ? " DESC" : " ASC");
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
   std::vector<RunRecord> runs;
   db_->read_transaction([&] {
@@ -550,8 +579,12 @@ RunRecord RunRegistry::find_run(const std::string& key) {
   }
   std::vector<std::string> matches;
   {
-    auto st = db_->prepare("SELECT id FROM runs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6");
-    st.bind(1, key).bind(2, key + "\x7f");
+    // A range keeps SQLite on the index; PostgreSQL's collation may not order "\x7f" last.
+    auto st = db_->prepare(db_->dialect() == sql::Dialect::Postgres
+                               ? "SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 6"
+                               : "SELECT id FROM runs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 6");
+    st.bind(1, key);
+    if (db_->dialect() == sql::Dialect::Sqlite) st.bind(2, key + "\x7f");
     while (st.step()) matches.push_back(st.text(0));
   }
   if (matches.size() == 1) return *get_run(matches[0]);
@@ -615,7 +648,7 @@ std::vector<std::string> RunRegistry::experiments() {
 std::unique_ptr<RunRegistry> open_run_registry(const fs::path& path) { return std::make_unique<RunRegistry>(path); }
 
 RunRecord find_run(const fs::path& registry, const std::string& id_prefix_or_dir) {
-  if (!fs::exists(registry)) throw ConfigError("no registry at " + registry.string() + " (set --registry or XP_REGISTRY)");
+  if (!is_registry_url(registry.string()) && !fs::exists(registry)) throw ConfigError("no registry at " + registry.string() + " (set --registry or XP_REGISTRY)");
   RunRegistry r(registry);
   return r.find_run(id_prefix_or_dir);
 }

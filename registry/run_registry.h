@@ -1,7 +1,8 @@
 #pragma once
-// The SQLite run registry: records runs for the engine (xp::RunRecorder) and answers the queries
-// behind `xp runs`, `xp show`, `xp diff` and `xp report`. One file, WAL journaling: several
-// `xp run` processes may write to it at once while others read. docs/registry.md has the schema.
+// The run registry: records runs for the engine (xp::RunRecorder) and answers the queries behind
+// `xp runs`, `xp show`, `xp diff` and `xp report`. Two backends, one schema: a SQLite file (the
+// default; WAL journaling, several `xp run` processes on one machine write at once) or a PostgreSQL
+// server (`postgresql://user@host/db`; any number of machines). docs/registry.md has the schema.
 
 #include <filesystem>
 #include <map>
@@ -21,8 +22,19 @@ namespace sql {
 class Database;
 }
 
-// $XP_REGISTRY when set, else ./xp-runs/registry.db.
+// $XP_REGISTRY when set, else ./xp-runs/registry.db. A registry "path" is a SQLite file or a
+// postgresql:// URL throughout.
 std::filesystem::path default_registry_path();
+
+// Whether `location` names a PostgreSQL registry (postgresql:// or postgres://).
+bool is_registry_url(const std::string& location);
+
+// Where runs without an explicit run_dir go: the SQLite file's folder; for a PostgreSQL registry
+// $XP_RUN_ROOT, else ./xp-runs (runs' files stay on the machine, or shared disk, that ran them).
+std::filesystem::path default_run_root(const std::filesystem::path& registry);
+
+// The registry as a child process must be told it: a URL as given, a file made absolute.
+std::string registry_argument(const std::filesystem::path& registry);
 
 // The registry a read-only command should open: `option` when given, else the default. Throws
 // xp::ConfigError when the file does not exist (reading must not create an empty registry).
@@ -78,7 +90,8 @@ struct RunQuery {
 
 class RunRegistry : public RunRecorder {
  public:
-  // Opens or creates the registry (creating its folder), migrating an older schema.
+  // Opens or creates the registry (creating its folder), migrating an older schema. A postgresql://
+  // URL connects to that database (which must exist) and creates or migrates the tables in it.
   explicit RunRegistry(const std::filesystem::path& path);
   ~RunRegistry() override;  // flushes buffered metrics
   RunRegistry(const RunRegistry&) = delete;
@@ -132,7 +145,7 @@ class RunRegistry : public RunRecorder {
   void fill_details(std::vector<RunRecord>& runs);
 
   std::filesystem::path path_;
-  std::unique_ptr<sql::Database> db_;
+  std::shared_ptr<sql::Database> db_;  // shared with the sweep store in the same process
   std::recursive_mutex mutex_;
   std::map<std::string, int64_t> rids_;
   std::vector<PendingMetric> pending_;

@@ -46,7 +46,7 @@ GroupKey group_key(sql::Database& db, const std::string& experiment, const std::
   const auto& plain = where_plain_fields();
   bool is_field = std::find(plain.begin(), plain.end(), key) != plain.end() || key.rfind("tags.", 0) == 0 ||
                   key.rfind("metrics.", 0) == 0;
-  if (is_field) return {key, field_value_sql(key)};
+  if (is_field) return {key, field_value_sql(key, db.dialect())};
   auto found = column_strings(
       db, "SELECT p.key FROM params p JOIN runs r ON r.rid = p.rid WHERE r.experiment = ? AND p.key = ? LIMIT 1",
       {experiment, param});
@@ -88,7 +88,7 @@ void check_metric(sql::Database& db, const std::string& experiment, const std::s
   auto names = column_strings(db,
                               "SELECT DISTINCT name FROM (SELECT s.name FROM summary s JOIN runs r ON r.rid = s.rid "
                               "WHERE r.experiment = ?1 UNION SELECT ms.name FROM metric_stats ms JOIN runs r ON "
-                              "r.rid = ms.rid WHERE r.experiment = ?1)",
+                              "r.rid = ms.rid WHERE r.experiment = ?1) AS metric_names",
                               {experiment});
   std::string all;
   for (size_t i = 0; i < names.size() && i < 12; ++i) all += (i ? ", " : "") + names[i];
@@ -171,7 +171,7 @@ Report build_report(RunRegistry& registry, const ReportOptions& options) {
     args.emplace_back(options.experiment);
     if (!options.all_status) sql += " AND r.status = 'finished'";
     if (!options.where.empty()) {
-      auto where = compile_where(options.where);
+      auto where = compile_where(options.where, db.dialect());
       sql += " AND " + where.sql;
       args.insert(args.end(), where.args.begin(), where.args.end());
     }

@@ -155,7 +155,7 @@ const char* kMetricValue =
 
 class Parser {
  public:
-  explicit Parser(const std::string& expr) : expr_(expr), tokens_(tokenize(expr)) {}
+  Parser(const std::string& expr, sql::Dialect dialect) : expr_(expr), tokens_(tokenize(expr)), dialect_(dialect) {}
 
   SqlFragment parse() {
     SqlFragment out;
@@ -269,6 +269,9 @@ class Parser {
     if (!field) error_at(expr_, field_tok.pos, unknown_field_message(field_tok.text));
     bool like = op == "LIKE" || op == "NOT LIKE";
     std::string sql_op = op == "!=" ? "<>" : op;
+    // SQLite's LIKE ignores ASCII case; PostgreSQL's does not, ILIKE does: one meaning on both.
+    if (dialect_ == sql::Dialect::Postgres && like) sql_op = op == "LIKE" ? "ILIKE" : "NOT ILIKE";
+    const bool pg = dialect_ == sql::Dialect::Postgres;
     bool numeric_literal = lit.kind != Tok::String;
     std::string literal_text = lit.kind == Tok::True ? "true" : lit.kind == Tok::False ? "false" : lit.text;
     auto number = [&]() -> double { return lit.kind == Tok::True ? 1.0 : lit.kind == Tok::False ? 0.0 : *param_number(lit.text); };
@@ -290,7 +293,9 @@ class Parser {
           out.sql += "r.start_time " + sql_op + " ?";  // Unix seconds
           out.args.emplace_back(number());
         } else {
-          out.sql += "datetime(r.start_time, 'unixepoch', 'localtime') " + sql_op + " ?";  // '2024-05-01 12:00'
+          out.sql += (pg ? "to_char(to_timestamp(r.start_time), 'YYYY-MM-DD HH24:MI:SS') "
+                         : "datetime(r.start_time, 'unixepoch', 'localtime') ") +
+                     sql_op + " ?";  // '2024-05-01 12:00'
           out.args.emplace_back(literal_text);
         }
         break;
@@ -309,7 +314,11 @@ class Parser {
         out.sql += "EXISTS (SELECT 1 FROM tags t WHERE t.rid = r.rid AND t.key = ? AND ";
         out.args.emplace_back(field->column);
         if (numeric_literal && !like) {
-          out.sql += "CAST(t.value AS REAL) " + sql_op + " ?)";
+          // PostgreSQL's cast fails on text that is not a number: such a tag matches no comparison.
+          out.sql += (pg ? "(CASE WHEN t.value ~ '^\\s*[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?\\s*$' "
+                           "THEN CAST(t.value AS DOUBLE PRECISION) END) "
+                         : "CAST(t.value AS REAL) ") +
+                     sql_op + " ?)";
           out.args.emplace_back(number());
         } else {
           out.sql += "t.value " + sql_op + " ?)";
@@ -340,14 +349,17 @@ class Parser {
 
   const std::string& expr_;
   std::vector<Token> tokens_;
+  sql::Dialect dialect_;
   size_t pos_ = 0;
 };
 
 }  // namespace
 
-SqlFragment compile_where(const std::string& expression) { return Parser(expression).parse(); }
+SqlFragment compile_where(const std::string& expression, sql::Dialect dialect) {
+  return Parser(expression, dialect).parse();
+}
 
-SqlFragment field_value_sql(const std::string& name) {
+SqlFragment field_value_sql(const std::string& name, sql::Dialect dialect) {
   auto field = lookup_field(name);
   if (!field) throw ConfigError(unknown_field_message(name));
   switch (field->kind) {
@@ -356,6 +368,10 @@ SqlFragment field_value_sql(const std::string& name) {
     case FieldKind::Start:
       return {field->column, {}};
     case FieldKind::Param:
+      // PostgreSQL will not mix a number and text in one COALESCE: the text of the number.
+      if (dialect == sql::Dialect::Postgres)
+        return {"(SELECT COALESCE(CAST(p.num AS TEXT), p.value) FROM params p WHERE p.rid = r.rid AND p.key = ?)",
+                {field->column}};
       return {"(SELECT COALESCE(p.num, p.value) FROM params p WHERE p.rid = r.rid AND p.key = ?)", {field->column}};
     case FieldKind::Tag:
       return {"(SELECT t.value FROM tags t WHERE t.rid = r.rid AND t.key = ?)", {field->column}};
@@ -363,6 +379,16 @@ SqlFragment field_value_sql(const std::string& name) {
       return {kMetricValue, {field->column, field->column}};
   }
   return {};
+}
+
+std::vector<SqlFragment> field_sort_keys(const std::string& name, sql::Dialect dialect) {
+  auto field = lookup_field(name);
+  if (!field) throw ConfigError(unknown_field_message(name));
+  if (field->kind == FieldKind::Param && dialect == sql::Dialect::Postgres)
+    // Numbers by value first, then text: what SQLite's mixed-type ordering does.
+    return {{"(SELECT p.num FROM params p WHERE p.rid = r.rid AND p.key = ?)", {field->column}},
+            {"(SELECT p.value FROM params p WHERE p.rid = r.rid AND p.key = ?)", {field->column}}};
+  return {field_value_sql(name, dialect)};
 }
 
 const std::vector<std::string>& where_plain_fields() {

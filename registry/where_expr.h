@@ -21,6 +21,8 @@
 #include <variant>
 #include <vector>
 
+#include "sql_db.h"
+
 namespace xp::registry {
 
 using SqlArg = std::variant<int64_t, double, std::string>;
@@ -31,11 +33,14 @@ struct SqlFragment {
 };
 
 // Throws xp::ConfigError naming the column and drawing a caret under the offending token.
-SqlFragment compile_where(const std::string& expression);
+// `dialect` picks the spelling of the few dialect-specific pieces (ILIKE, dates, safe casts).
+SqlFragment compile_where(const std::string& expression, sql::Dialect dialect = sql::Dialect::Sqlite);
 
 // An SQL expression with the value of `field` per run (for sorting and grouping), e.g.
 // "metrics.val_top1" or "params.loss.gamma". Throws xp::ConfigError for an unknown field.
-SqlFragment field_value_sql(const std::string& field);
+SqlFragment field_value_sql(const std::string& field, sql::Dialect dialect = sql::Dialect::Sqlite);
+// The ORDER BY keys for `field` (one, or two where a dialect needs numbers and text apart).
+std::vector<SqlFragment> field_sort_keys(const std::string& field, sql::Dialect dialect = sql::Dialect::Sqlite);
 
 // The plain (non-prefixed) field names, for help and did-you-mean.
 const std::vector<std::string>& where_plain_fields();

@@ -8,10 +8,13 @@
 #include <map>
 #include <set>
 
-#include "sqlite_sweep_store.h"
+#include "sql_db.h"
+#include "sql_sweep_store.h"
+#include "run_registry.h"
 #include "subprocess.h"
 #include "sweep_config.h"
 #include "sweep_report.h"
+#include "slurm_launcher.h"
 #include "sweep_worker.h"
 #include "xp/errors.h"
 
@@ -22,12 +25,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // Whether a worker could still find something to do: a trial waiting or running, or budget left.
-bool work_left(SqliteSweepStore& store, const SweepRecord& sweep, const std::vector<TrialRecord>& trials) {
+bool work_left(SqlSweepStore& store, const SweepRecord& sweep, const std::vector<TrialRecord>& trials) {
   for (const auto& t : trials)
     if (t.state == TrialState::Waiting || t.state == TrialState::Running) return true;
   auto fresh = store.find_sweep(sweep.id);
   if (!fresh || fresh->state != SweepState::Running) return false;
-  if (fresh->deadline && SqliteSweepStore::system_clock() >= *fresh->deadline) return false;
+  if (fresh->deadline && SqlSweepStore::system_clock() >= *fresh->deadline) return false;
   if (fresh->max_trials && static_cast<int64_t>(trials.size()) >= *fresh->max_trials) return false;
   return true;
 }
@@ -41,6 +44,85 @@ void print_finished(std::ostream& out, const TrialRecord& t, const SweepConfig& 
   if (!t.message.empty() && t.state != TrialState::Complete && t.state != TrialState::Pruned)
     out << "\n    " << t.message.substr(0, t.message.find('\n'));
   out << "\n" << std::flush;
+}
+
+// The end of a sweep, whoever ran its workers: the last finished trials, the state, the best trial.
+int conclude(SqlSweepStore& store, const SweepRecord& sweep, const SweepConfig& config, const SweepOptions& options,
+             std::set<int64_t>& reported, const fs::path& logs, std::ostream& out) {
+  auto trials = store.trials(sweep.id);
+  for (const auto& t : trials)
+    if (is_finished(t.state) && reported.insert(t.number).second) print_finished(out, t, config);
+  store.set_sweep_state(sweep.id, SweepState::Finished);
+  out << "done: " << state_counts(trials) << "\n";
+  auto best = best_trial(trials, config.direction);
+  if (!best) {
+    out << "no trial completed; see the trial logs in " << logs.string() << "\n";
+    return 1;
+  }
+  out << "best: trial " << best->number << "  " << config.metric << " = " << Value(*best->value).to_string() << "\n";
+  for (const auto& [k, v] : best->params) out << "  " << k << " = " << v.to_string() << "\n";
+  out << "report: xp sweep report " << sweep.id << " --registry " << sql::redact_location(options.registry.string())
+      << "\n";
+  return 0;
+}
+
+// One Slurm job array of workers. With a trial budget every task runs one trial (a task per trial
+// still to run, P at a time); with only a time budget P tasks each work until it runs out.
+int launch_on_slurm(SqlSweepStore& store, const SweepRecord& sweep, const SweepConfig& config,
+                    const SweepOptions& options, const fs::path& xp, const fs::path& logs, std::ostream& out) {
+  const int64_t parallel = std::max<int64_t>(1, options.workers.value_or(config.workers));
+  auto trials = store.trials(sweep.id);
+  int64_t finished = 0;
+  for (const auto& t : trials) finished += is_finished(t.state);
+  SlurmArrayRequest request;
+  request.job_name = "xp-" + sweep.id;
+  request.parallel = parallel;
+  request.tasks = sweep.max_trials ? *sweep.max_trials - finished : parallel;
+  if (request.tasks <= 0) {
+    out << "nothing left to run: " << state_counts(trials) << "\n";
+    return 0;
+  }
+  request.command = {xp.string(), "sweep", "worker", sweep.id, "--registry", registry_argument(options.registry)};
+  if (sweep.max_trials) request.command.insert(request.command.end(), {"--trials", "1", "--idle-wait", "0"});
+  request.sbatch_args = options.sbatch_args;
+  request.log_dir = logs;
+  std::string job;
+  try {
+    job = submit_slurm_array(request);
+  } catch (...) {
+    store.set_sweep_state(sweep.id, SweepState::Interrupted);  // resumable once the options are fixed
+    throw;
+  }
+  store.add_job(sweep.id, {"slurm", job, request.tasks, request.parallel, SqlSweepStore::system_clock()});
+  out << "  submitted Slurm job " << job << ": array 0-" << request.tasks - 1 << "%" << parallel << " of `xp sweep worker "
+      << sweep.id << "`; logs in " << logs.string() << "\n"
+      << "  follow it with: xp sweep status " << sweep.id << " --registry "
+      << sql::redact_location(options.registry.string()) << "\n"
+      << std::flush;
+  if (!options.wait) return 0;
+  install_stop_handlers();
+  std::set<int64_t> reported;
+  for (const auto& t : trials)
+    if (is_finished(t.state)) reported.insert(t.number);
+  for (;;) {
+    for (const auto& t : store.trials(sweep.id))
+      if (is_finished(t.state) && reported.insert(t.number).second) print_finished(out, t, config);
+    if (slurm_queue(job).empty()) break;
+    if (stop_requested()) {
+      // The job keeps running without us: Ctrl-C only stops the following.
+      out << "stopped following; the job runs on (scancel " << job << " stops it)\n";
+      return 130;
+    }
+    sleep_unless_stopped(options.poll_seconds);
+  }
+  int64_t left = 0;
+  for (const auto& t : store.trials(sweep.id)) left += t.state == TrialState::Waiting || t.state == TrialState::Running;
+  if (left > 0) {
+    out << left << " trial(s) still waiting or running after the job ended (tasks died or were cancelled); run them "
+        << "with: xp sweep --resume " << sweep.id << " --launcher slurm\n";
+    return 1;
+  }
+  return conclude(store, sweep, config, options, reported, logs, out);
 }
 
 }  // namespace
@@ -71,10 +153,10 @@ std::vector<std::vector<std::string>> preflight_overrides(const SweepConfig& con
 }
 
 int run_sweep(const SweepOptions& options, std::ostream& out) {
-  SqliteSweepStore store(options.registry);
+  SqlSweepStore store(options.registry);
   SweepRecord sweep;
   SweepConfig config;
-  const double now = SqliteSweepStore::system_clock();
+  const double now = SqlSweepStore::system_clock();
   if (!options.resume_id.empty()) {
     auto found = store.find_sweep(options.resume_id);
     if (!found) {
@@ -123,6 +205,12 @@ int run_sweep(const SweepOptions& options, std::ostream& out) {
   const fs::path xp = options.xp_binary.empty() ? self_executable() : options.xp_binary;
   const fs::path logs = sweep_log_dir(options.registry, sweep.id);
   fs::create_directories(logs);
+  if (options.launcher == "none") {
+    out << "  no workers started; start any number, on any machines that reach the registry, with:\n    xp sweep worker "
+        << sweep.id << " --registry " << sql::redact_location(registry_argument(options.registry)) << "\n";
+    return 0;
+  }
+  if (options.launcher == "slurm") return launch_on_slurm(store, sweep, config, options, xp, logs, out);
   out << "  " << n_workers << " worker(s); logs in " << logs.string() << "\n" << std::flush;
 
   install_stop_handlers();
@@ -134,7 +222,7 @@ int run_sweep(const SweepOptions& options, std::ostream& out) {
 
   auto spawn_worker = [&](int index) {
     std::vector<std::string> argv = {xp.string(), "sweep", "worker", sweep.id, "--registry",
-                                     fs::absolute(options.registry).string()};
+                                     registry_argument(options.registry)};
     SpawnOptions so;
     so.log = logs / ("worker_" + std::to_string(index) + ".log");
     so.parent_death_signal = SIGTERM;  // workers stop (and stop their trials) if xp sweep is killed
@@ -178,17 +266,7 @@ int run_sweep(const SweepOptions& options, std::ostream& out) {
         << " --registry " << options.registry.string() << "\n";
     return 130;
   }
-  store.set_sweep_state(sweep.id, SweepState::Finished);
-  out << "done: " << state_counts(trials) << "\n";
-  auto best = best_trial(trials, config.direction);
-  if (!best) {
-    out << "no trial completed; see the trial logs in " << logs.string() << "\n";
-    return 1;
-  }
-  out << "best: trial " << best->number << "  " << config.metric << " = " << Value(*best->value).to_string() << "\n";
-  for (const auto& [k, v] : best->params) out << "  " << k << " = " << v.to_string() << "\n";
-  out << "report: xp sweep report " << sweep.id << " --registry " << options.registry.string() << "\n";
-  return 0;
+  return conclude(store, sweep, config, options, reported, logs, out);
 }
 
 }  // namespace xp::sweeps

@@ -1,5 +1,5 @@
 #pragma once
-// `xp sweep SWEEP.toml`: records the sweep in the store, keeps N worker processes
+// `xp sweep SWEEP.toml`: records the sweep in the store, then (launcher "local") keeps N worker processes
 // (`xp sweep worker ID`) running while there is work, prints trials as they finish and the best
 // one at the end. Ctrl-C stops the workers (their trials are marked interrupted) and leaves the
 // sweep resumable with --resume ID.
@@ -21,6 +21,11 @@ struct SweepOptions {
   std::string resume_id;             // continue this sweep
   std::filesystem::path registry;
   std::optional<int64_t> workers;    // default: the sweep file's `workers`
+  // "local": N worker processes here; "slurm": one job array of workers (sbatch); "none": record
+  // the sweep only, workers are started by hand (`xp sweep worker ID`) on any machines.
+  std::string launcher = "local";
+  std::string sbatch_args;           // slurm: extra sbatch options
+  bool wait = false;                 // slurm: follow the job until it leaves the queue
   std::filesystem::path xp_binary;   // default: this binary
   double poll_seconds = 1.0;
   // Checks a trial's overrides against the experiment before any worker starts (the CLI resolves

@@ -1,7 +1,7 @@
 #pragma once
 // Where a sweep's state lives, shared by the coordinator and its worker processes. Samplers and
 // pruners never see the storage: a PostgreSQL (or any transactional) backend implements this
-// interface and nothing else changes. SqliteSweepStore is the bundled implementation.
+// interface and nothing else changes. SqlSweepStore is the bundled implementation.
 
 #include <cstdint>
 #include <functional>
@@ -29,6 +29,14 @@ struct SweepRecord {
   double lease_seconds = 60;
   SweepState state = SweepState::Running;
   double created_at = 0;
+};
+
+// A batch job that runs a sweep's workers (a Slurm job array).
+struct SweepJob {
+  std::string launcher;  // "slurm"
+  std::string job_id;
+  int64_t tasks = 0, parallel = 0;
+  double submitted_at = 0;
 };
 
 // Proposes the parameters of trial `number` from the sweep's trials so far (called inside the
@@ -67,6 +75,9 @@ class SweepStore {
   virtual int64_t requeue_interrupted(const std::string& sweep_id) = 0;
 
   virtual std::vector<TrialRecord> trials(const std::string& sweep_id) = 0;
+
+  virtual void add_job(const std::string& sweep_id, const SweepJob& job) = 0;
+  virtual std::vector<SweepJob> jobs(const std::string& sweep_id) = 0;
 
   bool complete_trial(const std::string& sweep_id, int64_t number, const std::string& worker, double value) {
     return finish_trial(sweep_id, number, worker, TrialState::Complete, value, std::nullopt, "");

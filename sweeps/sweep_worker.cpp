@@ -4,13 +4,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 
 #include "pruner.h"
+#include "run_registry.h"
 #include "sampler.h"
-#include "sqlite_sweep_store.h"
+#include "slurm_launcher.h"
+#include "sql_sweep_store.h"
 #include "subprocess.h"
 #include "sweep_coordinator.h"
 #include "xp/base/suggest.h"
@@ -23,7 +26,7 @@ namespace xp::sweeps {
 namespace fs = std::filesystem;
 
 fs::path sweep_log_dir(const fs::path& registry, const std::string& sweep_id) {
-  return fs::absolute(registry).parent_path() / "sweeps" / sweep_id;
+  return default_run_root(registry) / "sweeps" / sweep_id;
 }
 
 namespace {
@@ -62,7 +65,11 @@ class Worker {
     config_ = parse_sweep_text(sweep_.config_text, sweep_.config_path);
     sampler_ = make_sampler(config_.space, config_.sampler_options());
     pruner_ = make_pruner(config_.pruner);
-    name_ = options.name.empty() ? "worker-" + std::to_string(::getpid()) : options.name;
+    slurm_task_ = slurm_task_label();
+    // Unique across machines; names the Slurm task too, so `xp sweep status` says where a trial runs.
+    name_ = options.name.empty() ? current_host() + ":" + std::to_string(::getpid()) +
+                                       (slurm_task_.empty() ? "" : " slurm " + slurm_task_)
+                                 : options.name;
     xp_ = options.xp_binary.empty() ? self_executable() : options.xp_binary;
     fs::create_directories(sweep_log_dir(options.registry, sweep_.id));
   }
@@ -71,17 +78,28 @@ class Worker {
     auto propose = [&](const std::vector<TrialRecord>& history, int64_t number) {
       return sampler_->propose(history, number);
     };
+    int64_t done = 0;
+    const double idle_since = now_seconds();
     while (!stop_requested()) {
+      if (options_.max_trials > 0 && done >= options_.max_trials) return 0;
       auto trial = store_.claim_trial(sweep_.id, name_, propose);
       if (!trial) {
         // Nothing to claim. A trial another worker is running may still come back (its worker
         // died and the lease expires): wait for the others before leaving.
         bool others_running = false;
         for (const auto& t : store_.trials(sweep_.id)) others_running |= t.state == TrialState::Running;
-        if (!others_running) return 0;
+        if (!others_running) {
+          // Nothing waiting, nothing running, nothing new to propose: the sweep is done. Whoever
+          // notices first says so (workers started by hand or by Slurm have no coordinator).
+          auto fresh = store_.find_sweep(sweep_.id);
+          if (fresh && fresh->state == SweepState::Running) store_.set_sweep_state(sweep_.id, SweepState::Finished);
+          return 0;
+        }
+        if (options_.idle_wait_seconds >= 0 && now_seconds() - idle_since > options_.idle_wait_seconds) return 0;
         sleep_unless_stopped(2.0);
         continue;
       }
+      ++done;
       auto outcome = run_trial(*trial);
       store_.finish_trial(sweep_.id, trial->number, name_, outcome.state, outcome.value, outcome.pruned_epoch,
                           outcome.message);
@@ -105,7 +123,15 @@ class Worker {
       for (auto s : config_.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
       argv.insert(argv.end(), {"--seeds", seeds});
     }
-    argv.insert(argv.end(), {"--registry", fs::absolute(options_.registry).string()});
+    argv.insert(argv.end(), {"--registry", registry_argument(options_.registry)});
+    if (!slurm_task_.empty()) {
+      // `xp runs --where "tags.slurm_job = '123'"` finds a job's runs.
+      const char* job = std::getenv("SLURM_ARRAY_JOB_ID");
+      if (!job || !*job) job = std::getenv("SLURM_JOB_ID");
+      const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
+      argv.insert(argv.end(), {"--tag", std::string("slurm_job=") + (job ? job : "")});
+      if (task && *task) argv.insert(argv.end(), {"--tag", std::string("slurm_array_task=") + task});
+    }
     return argv;
   }
 
@@ -137,7 +163,7 @@ class Worker {
     log_ << "trial " << trial.number << " started:";
     for (const auto& [k, v] : trial.params) log_ << " " << k << "=" << v.to_string();
     log_ << "\n" << std::flush;
-    const double since = SqliteSweepStore::system_clock();
+    const double since = SqlSweepStore::system_clock();
     SpawnOptions spawn_options;
     spawn_options.log = log_file;
     spawn_options.new_process_group = true;
@@ -219,13 +245,13 @@ class Worker {
 
   WorkerOptions options_;
   std::ostream& log_;
-  SqliteSweepStore store_;
+  SqlSweepStore store_;
   TrialRuns runs_;
   SweepRecord sweep_;
   SweepConfig config_;
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Pruner> pruner_;
-  std::string name_;
+  std::string name_, slurm_task_;
   fs::path xp_;
 };
 

@@ -13,7 +13,7 @@ cxx="${CXX:-g++}"
 command -v ccache >/dev/null && cxx="ccache $cxx"
 $cxx -std=c++17 -O2 -I"$root/base/include" -I"$root/registry" \
   "$here/generate.cpp" "$root"/registry/*.cpp "$root"/base/src/*.cpp $(pkg-config --cflags tomlplusplus) \
-  -lsqlite3 -lcrypto $(pkg-config --libs tomlplusplus) -o "$out/generate"
+  -lsqlite3 -lcrypto $(pkg-config --libs tomlplusplus libpqxx) -o "$out/generate"
 db="$out/registry.db"
 if [[ ! -f "$db" || -n "${REGENERATE:-}" ]]; then
   "$out/generate" "$db" --runs "${RUNS:-10000}" --epochs "${EPOCHS:-50}" --metrics "${METRICS:-10}"

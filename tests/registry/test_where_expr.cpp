@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "pg_test_server.h"
 #include "sqlite_db.h"
 #include "test_registry_support.h"
 #include "where_expr.h"
@@ -22,10 +23,10 @@ std::string error_of(const std::string& expr) {
 }
 
 struct Fixture {
-  registry_test::ScratchDir dir;
-  RunRegistry reg{dir.path / "registry.db"};
+  explicit Fixture(const std::string& location) : reg(location) { fill(); }
+  RunRegistry reg;
   std::string ce1, ce2, focal1, focal2, failed;
-  Fixture() {
+  void fill() {
     ce1 = registry_test::record_run(reg, "seg", "ce", 1, 0.80, {{"loss.name", "\"ce\""}, {"train.lr", "0.1"}});
     ce2 = registry_test::record_run(reg, "seg", "ce", 2, 0.82, {{"loss.name", "\"ce\""}, {"train.lr", "0.1"}});
     focal1 = registry_test::record_run(reg, "seg", "focal", 1, 0.86,
@@ -49,7 +50,9 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("where: comparisons on fields, params, tags and metrics") {
-  Fixture f;
+  registry_test::ScratchDir dir;
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  Fixture f(location);
   auto V = [](std::vector<std::string> ids) {
     std::sort(ids.begin(), ids.end());
     return ids;
@@ -70,6 +73,21 @@ TEST_CASE("where: comparisons on fields, params, tags and metrics") {
   CHECK(f.ids("start > 0 and duration >= 0") == V({f.ce1, f.ce2, f.focal1, f.focal2, f.failed}));
   CHECK(f.ids("start >= '2000-01-01'").size() == 5);
   CHECK(f.ids("`params.loss.gamma` == 3").size() == 1);
+  // The same meaning on both backends: LIKE ignores case, a seed compares with a fraction, a tag
+  // that is not a number matches no numeric comparison.
+  CHECK(f.ids("variant like 'F%'") == V({f.focal1, f.focal2, f.failed}));
+  CHECK(f.ids("seed < 1.5") == V({f.ce1, f.focal1, f.failed}));
+  f.reg.set_tag(f.ce1, "sweep", "7");
+  CHECK(f.ids("tags.sweep > 5") == V({f.ce1}));
+  // Sorting by a param: numbers by value, runs without it last.
+  RunQuery q;
+  q.sort = "-params.loss.gamma";
+  std::vector<std::string> order;
+  for (const auto& r : f.reg.list_runs(q)) order.push_back(r.id);
+  REQUIRE(order.size() == 5);
+  CHECK(order[0] == f.focal2);
+  CHECK(V({order[1], order[2]}) == V({f.focal1, f.failed}));
+  CHECK(V({order[3], order[4]}) == V({f.ce1, f.ce2}));
 }
 
 TEST_CASE("where: bad expressions name the column and point at it") {
@@ -93,7 +111,9 @@ TEST_CASE("where: bad expressions name the column and point at it") {
 }
 
 TEST_CASE("where: injection attempts are values, never SQL") {
-  Fixture f;
+  registry_test::ScratchDir dir;
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  Fixture f(location);
   // Unquoted SQL after a closed string is a syntax error of the expression: nothing runs.
   CHECK_THROWS_AS(f.ids("variant = ''; drop table runs; --'"), ConfigError);
   // Inside a string ('' is a quote) it is just a value that matches nothing.

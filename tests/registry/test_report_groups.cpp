@@ -3,6 +3,7 @@
 
 #include "run_json.h"
 #include "run_report.h"
+#include "pg_test_server.h"
 #include "test_registry_support.h"
 #include "xp/errors.h"
 
@@ -33,7 +34,8 @@ const registry::ReportGroup& group(const registry::Report& r, const std::string&
 
 TEST_CASE("report: groups by variant with hand-checked statistics and a Welch verdict") {
   registry_test::ScratchDir dir;
-  RunRegistry reg(dir.path / "registry.db");
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  RunRegistry reg(location);
   // The scipy-checked pair of test_report_statistics.cpp, as final val_acc of 5 seeds each.
   std::vector<double> focal = {0.912, 0.905, 0.918, 0.909, 0.915}, ce = {0.897, 0.901, 0.893, 0.899, 0.902};
   for (int s = 0; s < 5; ++s) {
@@ -101,7 +103,8 @@ TEST_CASE("report: groups by variant with hand-checked statistics and a Welch ve
 
 TEST_CASE("report: unknown names fail with suggestions") {
   registry_test::ScratchDir dir;
-  RunRegistry reg(dir.path / "registry.db");
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  RunRegistry reg(location);
   run_with(reg, "ce", 0, 0.9, {{"loss.gamma", "1"}});
   registry::ReportOptions opt;
   opt.experiment = "exq";

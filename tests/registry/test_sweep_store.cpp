@@ -1,5 +1,6 @@
-// The SQLite sweep store: exclusive claims across processes, budgets, leases that expire into
-// retries and then into crashed trials, and the trial lifecycle.
+// The sweep store on both registry backends (a SQLite file and a throwaway PostgreSQL server):
+// exclusive claims across processes, budgets, leases that expire into retries and then into
+// crashed trials, and the trial lifecycle.
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
@@ -9,7 +10,8 @@
 #include <fstream>
 #include <set>
 
-#include "sqlite_sweep_store.h"
+#include "pg_test_server.h"
+#include "sql_sweep_store.h"
 
 using namespace xp::sweeps;
 namespace fs = std::filesystem;
@@ -54,7 +56,8 @@ SweepRecord sweep_record(std::optional<int64_t> max_trials) {
 
 TEST_CASE("sweep store: a trial's lifecycle, params and values round-trip") {
   TempDb tmp;
-  SqliteSweepStore store(tmp.db());
+  XP_EACH_REGISTRY_BACKEND(location, tmp.db());
+  SqlSweepStore store(location);
   auto id = store.create_sweep(sweep_record(3));
   CHECK(id.rfind("sw-", 0) == 0);
   REQUIRE(store.find_sweep(id));
@@ -98,8 +101,9 @@ TEST_CASE("sweep store: a trial's lifecycle, params and values round-trip") {
 
 TEST_CASE("sweep store: a proposer that runs dry and a passed deadline stop new trials") {
   TempDb tmp;
+  XP_EACH_REGISTRY_BACKEND(location, tmp.db());
   double now = 1000;
-  SqliteSweepStore store(tmp.db(), [&] { return now; });
+  SqlSweepStore store(location, [&] { return now; });
   auto id = store.create_sweep(sweep_record(std::nullopt));
   auto two = [](const std::vector<TrialRecord>&, int64_t n) -> std::optional<ParamSet> {
     if (n >= 2) return std::nullopt;
@@ -121,8 +125,9 @@ TEST_CASE("sweep store: a proposer that runs dry and a passed deadline stop new 
 
 TEST_CASE("sweep store: an expired lease is retried, then marked crashed after max_retries") {
   TempDb tmp;
+  XP_EACH_REGISTRY_BACKEND(location, tmp.db());
   double now = 0;
-  SqliteSweepStore store(tmp.db(), [&] { return now; });
+  SqlSweepStore store(location, [&] { return now; });
   auto id = store.create_sweep(sweep_record(1));  // lease 10 s, max_retries 1
   auto first = store.claim_trial(id, "dead-worker", counting_proposer());
   REQUIRE(first);
@@ -151,7 +156,8 @@ TEST_CASE("sweep store: an expired lease is retried, then marked crashed after m
 
 TEST_CASE("sweep store: interrupted trials are requeued on resume") {
   TempDb tmp;
-  SqliteSweepStore store(tmp.db());
+  XP_EACH_REGISTRY_BACKEND(location, tmp.db());
+  SqlSweepStore store(location);
   auto id = store.create_sweep(sweep_record(2));
   REQUIRE(store.claim_trial(id, "w", counting_proposer()));
   CHECK(store.finish_trial(id, 0, "w", TrialState::Interrupted, std::nullopt, std::nullopt, "Ctrl-C"));
@@ -163,10 +169,11 @@ TEST_CASE("sweep store: interrupted trials are requeued on resume") {
 
 TEST_CASE("sweep store: claims are exclusive across 4 concurrent processes") {
   TempDb tmp;
+  XP_EACH_REGISTRY_BACKEND(location, tmp.db());
   const int64_t n_trials = 60;
   std::string id;
   {
-    SqliteSweepStore store(tmp.db());
+    SqlSweepStore store(location);
     id = store.create_sweep(sweep_record(n_trials));
   }
   // The children start together: each blocks reading a pipe until the parent closes it.
@@ -183,7 +190,7 @@ TEST_CASE("sweep store: claims are exclusive across 4 concurrent processes") {
       }
       int code = 0;
       try {
-        SqliteSweepStore store(tmp.db());
+        SqlSweepStore store(location);
         std::ofstream out(tmp.dir / ("claims_" + std::to_string(w)));
         std::string worker = "w" + std::to_string(w);
         while (auto t = store.claim_trial(id, worker, counting_proposer())) {
@@ -217,7 +224,7 @@ TEST_CASE("sweep store: claims are exclusive across 4 concurrent processes") {
   CHECK(claimed.size() == static_cast<size_t>(n_trials));
   CHECK(std::set<int64_t>(claimed.begin(), claimed.end()).size() == static_cast<size_t>(n_trials));  // none twice
   CHECK(*claimed.rbegin() == n_trials - 1);
-  SqliteSweepStore store(tmp.db());
+  SqlSweepStore store(location);
   auto all = store.trials(id);
   CHECK(all.size() == static_cast<size_t>(n_trials));
   for (const auto& t : all) {

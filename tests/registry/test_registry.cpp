@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "registry_schema.h"
+#include "pg_test_server.h"
 #include "sqlite_db.h"
 #include "test_registry_support.h"
 #include "xp/base/sha256.h"
@@ -31,7 +32,8 @@ int64_t count(sql::Database& db, const std::string& sql) {
 
 TEST_CASE("registry: a run recorded through RunRecorder reads back completely") {
   registry_test::ScratchDir dir;
-  RunRegistry reg(dir.path / "runs" / "registry.db");
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "runs" / "registry.db");
+  RunRegistry reg(location);
   RunRecorder& recorder = reg;
 
   RunInfo info = registry_test::run_info("plant", "focal", 7, {{"loss.gamma", "2.0"}, {"model.name", "\"resnet\""}});
@@ -68,7 +70,9 @@ TEST_CASE("registry: a run recorded through RunRecorder reads back completely") 
   CHECK(r.info.params.at("model.name") == "resnet");
   CHECK(r.info.tags.at("sweep") == "s1");
   CHECK(r.info.tags.at("trial") == "3");
-  CHECK(r.info.run_dir == (fs::absolute(dir.path) / "runs" / "plant" / id).lexically_normal().string());
+  // Beside a SQLite file; under ./xp-runs ($XP_RUN_ROOT) for a server.
+  const fs::path run_root = sql::is_postgres_url(location) ? fs::absolute("xp-runs") : fs::absolute(dir.path) / "runs";
+  CHECK(r.info.run_dir == (run_root / "plant" / id).lexically_normal().string());
   REQUIRE(r.duration);
   CHECK(*r.duration >= 0);
   CHECK(r.summary.at("best_val_top1") == 0.71);
@@ -99,7 +103,8 @@ TEST_CASE("registry: a run recorded through RunRecorder reads back completely") 
 
 TEST_CASE("registry: runs are found by id, unique prefix and run folder") {
   registry_test::ScratchDir dir;
-  RunRegistry reg(dir.path / "registry.db");
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  RunRegistry reg(location);
   RunInfo info = registry_test::run_info("exp", "", 0);
   info.run_dir = (dir.path / "custom" / "{id}").string();
   std::string a = reg.begin(info);
@@ -112,7 +117,7 @@ TEST_CASE("registry: runs are found by id, unique prefix and run folder") {
   CHECK(by_dir.id == a);
   CHECK(by_dir.info.run_dir.find("/custom/" + a) != std::string::npos);
   CHECK(reg.find_run((dir.path / "custom" / a / "checkpoints" / "last.pt").string()).id == a);  // inside it
-  CHECK(find_run(dir.path / "registry.db", b).id == b);
+  CHECK(find_run(location, b).id == b);
   CHECK_THROWS_AS(reg.find_run("r"), ConfigError);  // ambiguous
   try {
     reg.find_run(a.substr(0, 14) + "#");
@@ -139,7 +144,8 @@ TEST_CASE("registry: run ids are unique and sort by start time") {
 
 TEST_CASE("registry: a stale heartbeat or a dead process marks a running run crashed") {
   registry_test::ScratchDir dir;
-  RunRegistry reg(dir.path / "registry.db");
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  RunRegistry reg(location);
   std::string alive = reg.begin(registry_test::run_info("exp", "a", 0));  // this process, fresh heartbeat
   std::string stale = reg.begin(registry_test::run_info("exp", "b", 0));
   // Another host: only the heartbeat can tell.
@@ -181,7 +187,8 @@ TEST_CASE("registry: a stale heartbeat or a dead process marks a running run cra
 
 TEST_CASE("registry: resume replaces the abandoned epochs of the earlier attempt") {
   registry_test::ScratchDir dir;
-  RunRegistry reg(dir.path / "registry.db");
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  RunRegistry reg(location);
   std::string id = reg.begin(registry_test::run_info("exp", "", 0));
   for (int e = 1; e <= 5; ++e) reg.log_metrics(id, e, e, {{"val_acc", 0.1 * e}});
   reg.finish(id, RunStatus::Interrupted);
@@ -201,7 +208,8 @@ TEST_CASE("registry: resume replaces the abandoned epochs of the earlier attempt
 
 TEST_CASE("registry: NaN metrics of a diverged run are stored as missing") {
   registry_test::ScratchDir dir;
-  RunRegistry reg(dir.path / "registry.db");
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  RunRegistry reg(location);
   std::string id = reg.begin(registry_test::run_info("exp", "", 0));
   reg.log_metrics(id, 1, 1, {{"train_loss", 2.0}});
   reg.log_metrics(id, 2, 2, {{"train_loss", std::nan("")}});
@@ -213,15 +221,22 @@ TEST_CASE("registry: NaN metrics of a diverged run are stored as missing") {
   CHECK(reg.metric_stats(id)[0].min == 2.0);
 }
 
-TEST_CASE("registry: 4 writer processes at once lose nothing and never see 'database is locked'") {
+TEST_CASE("registry: 32 writer processes at once lose nothing and never fail") {
   registry_test::ScratchDir dir;
-  fs::path db = dir.path / "registry.db";
-  { RunRegistry create(db); }
-  constexpr int kProcesses = 4, kRuns = 12, kEpochs = 10;
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  const fs::path db = location;
+  // No `create` first: 32 processes meet an empty database and race to create the schema.
+  constexpr int kProcesses = 32, kRuns = 3, kEpochs = 10;
+  int start[2];  // the writers start together: each blocks on a pipe until the parent closes it
+  REQUIRE(::pipe(start) == 0);
   std::vector<pid_t> children;
   for (int p = 0; p < kProcesses; ++p) {
     pid_t pid = fork();
     if (pid == 0) {
+      ::close(start[1]);
+      char c;
+      while (::read(start[0], &c, 1) > 0) {
+      }
       int code = 0;
       try {
         RunRegistry reg(db);
@@ -244,6 +259,8 @@ TEST_CASE("registry: 4 writer processes at once lose nothing and never see 'data
     }
     children.push_back(pid);
   }
+  ::close(start[0]);
+  ::close(start[1]);
   for (pid_t c : children) {
     int status = 0;
     waitpid(c, &status, 0);
