@@ -6,5 +6,5 @@
 // Bumped whenever a public SDK type changes layout or a virtual interface changes.
 // A plugin built against another ABI version is refused at load time.
 #ifndef XP_PLUGIN_ABI_VERSION
-#define XP_PLUGIN_ABI_VERSION 2
+#define XP_PLUGIN_ABI_VERSION 3
 #endif
