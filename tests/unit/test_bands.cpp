@@ -425,6 +425,14 @@ TEST_CASE("bands: stats = train is computed once into the run folder and reused 
   auto fresh = xp::engine::resolve_normalization_stats(changed, {});
   CHECK(fresh.stats->mean != first.stats->mean);
 
+  // Inference reads the recorded file and never computes: a run folder without it is an error.
+  auto recorded = xp::engine::with_recorded_statistics(changed, dir.path);
+  CHECK(recorded.eval_augment.back().get_floats("mean") == filled.get_floats("mean"));
+  TempDir empty;
+  CHECK_THROWS_WITH_AS(xp::engine::with_recorded_statistics(spec, empty.path), doctest::Contains("has no normalization_stats.json"),
+                       xp::ConfigError);
+  CHECK_FALSE(fs::exists(empty.path / xp::engine::kNormalizationStatsFile));
+
   // Other bands than recorded: refused.
   xp::RunSpec other = spec;
   other.data = other.data.with("bands", strings({"red", "green", "blue", "noise"}));

@@ -46,6 +46,15 @@ Params apply_statistics(const Params& normalize, const data::BandStatistics& sta
       .with("clip_high", float_list(stats.clip_high));
 }
 
+RunSpec with_recorded_statistics(const RunSpec& spec, const fs::path& run_dir) {
+  if (!wants_training_statistics(spec)) return spec;
+  const fs::path file = run_dir / kNormalizationStatsFile;
+  if (!fs::exists(file))
+    throw ConfigError("the run in " + run_dir.string() + " normalizes with stats = \"train\" but has no " +
+                      kNormalizationStatsFile + " (it was recorded before training started?)");
+  return resolve_normalization_stats(spec, run_dir).spec;
+}
+
 ResolvedStatistics resolve_normalization_stats(const RunSpec& spec, const fs::path& run_dir, std::ostream* log) {
   ResolvedStatistics out;
   out.spec = spec;

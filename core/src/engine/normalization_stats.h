@@ -36,6 +36,11 @@ struct ResolvedStatistics {
 ResolvedStatistics resolve_normalization_stats(const RunSpec& spec, const std::filesystem::path& run_dir,
                                                std::ostream* log = nullptr);
 
+// For inference on a finished run (`xp predict`, `xp ensemble`): the spec with the statistics
+// recorded in run_dir/normalization_stats.json filled in; never computes. Throws xp::ConfigError when
+// the spec asks for them and the file is missing (or from other bands).
+RunSpec with_recorded_statistics(const RunSpec& spec, const std::filesystem::path& run_dir);
+
 // Params of a `normalize` with `stats` filled in: mean, std, clip_low/high, max_pixel_value = 1.
 Params apply_statistics(const Params& normalize, const data::BandStatistics& stats);
 
