@@ -1,13 +1,16 @@
 #include "band_set.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "raster_file.h"
 #include "xp/errors.h"
 
 namespace xp::seg {
 
+namespace {
 namespace fs = std::filesystem;
+}  // namespace
 
 BandSet::BandSet(std::vector<std::string> bands, std::vector<std::string> image_bands)
     : bands_(std::move(bands)), image_bands_(std::move(image_bands)) {}
@@ -40,7 +43,8 @@ std::vector<std::string> BandSet::unknown_bands(const fs::path& base) const {
 
 fs::path BandSet::band_file(const fs::path& base, const std::string& band, const fs::path& image) {
   const std::string stem = image.stem().string();
-  for (const char* ext : {".tif", ".tiff", ".png", image.extension().string().c_str()}) {
+  const std::string own = image.extension().string();
+  for (const std::string& ext : {std::string(".tif"), std::string(".tiff"), std::string(".png"), own}) {
     fs::path p = base / band / (stem + ext);
     std::error_code ec;
     if (fs::exists(p, ec)) return p;

@@ -1,6 +1,7 @@
 #include "raster_file.h"
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
 #include <vector>
 
