@@ -33,6 +33,23 @@ bool is_signed(Op op) {
          op == Op::Brightness || op == Op::Color || op == Op::Contrast || op == Op::Sharpness;
 }
 
+// The colour half of the operations, on the colour bands.
+void apply_color_op(cv::Mat& image, Op op, double level, double sign, const Space& space) {
+  switch (op) {
+    case Op::Brightness: ops::brightness(image, 1.0 + sign * space.enhance * level); break;
+    case Op::Color: ops::saturation(image, 1.0 + sign * space.enhance * level); break;
+    case Op::Contrast: ops::contrast(image, 1.0 + sign * space.enhance * level); break;
+    case Op::Sharpness: ops::sharpness(image, 1.0 + sign * space.enhance * level); break;
+    case Op::Posterize:
+      ops::posterize(image, 8 - static_cast<int>(std::lround((8 - space.posterize_min_bits) * level)));
+      break;
+    case Op::Solarize: ops::solarize(image, 255.0 * (1.0 - level)); break;
+    case Op::AutoContrast: ops::autocontrast(image); break;
+    case Op::Equalize: ops::equalize(image); break;
+    default: break;
+  }
+}
+
 // `level` in [0, 1] is the fraction of the space's maximum.
 void apply_op(Sample& s, Op op, double level, bool negate, const Space& space, const Border& border) {
   const double sign = negate ? -1.0 : 1.0;
@@ -48,16 +65,10 @@ void apply_op(Sample& s, Op op, double level, bool negate, const Space& space, c
     case Op::TranslateX: warp(0, 0, 0, sign * shift(size.width), 0); break;
     case Op::TranslateY: warp(0, 0, 0, 0, sign * shift(size.height)); break;
     case Op::Rotate: warp(sign * space.rotate * level, 0, 0, 0, 0); break;
-    case Op::Brightness: ops::brightness(s.image, 1.0 + sign * space.enhance * level); break;
-    case Op::Color: ops::saturation(s.image, 1.0 + sign * space.enhance * level); break;
-    case Op::Contrast: ops::contrast(s.image, 1.0 + sign * space.enhance * level); break;
-    case Op::Sharpness: ops::sharpness(s.image, 1.0 + sign * space.enhance * level); break;
-    case Op::Posterize:
-      ops::posterize(s.image, 8 - static_cast<int>(std::lround((8 - space.posterize_min_bits) * level)));
+    default:
+      // Colour operations: on the colour bands only (see with_color_bands).
+      with_color_bands(s, "auto_augment", [&](Sample& c) { apply_color_op(c.image, op, level, sign, space); });
       break;
-    case Op::Solarize: ops::solarize(s.image, 255.0 * (1.0 - level)); break;
-    case Op::AutoContrast: ops::autocontrast(s.image); break;
-    case Op::Equalize: ops::equalize(s.image); break;
   }
 }
 

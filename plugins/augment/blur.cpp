@@ -32,13 +32,14 @@ class GaussianBlur : public Augmentation {
     sizes_ = odd_sizes(p, "blur_limit");
     sigma_ = range_param(p, "sigma_limit");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "gaussian_blur");
-    const int k = draw_odd(rng, sizes_);
-    const double sigma = rng.uniform(sigma_.first, sigma_.second);
-    cv::Mat out;
-    cv::GaussianBlur(s.image, out, cv::Size(k, k), sigma, sigma, cv::BORDER_REFLECT_101);
-    s.image = out;
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "gaussian_blur", [&](Sample& s) {
+      const int k = draw_odd(rng, sizes_);
+      const double sigma = rng.uniform(sigma_.first, sigma_.second);
+      cv::Mat out;
+      cv::GaussianBlur(s.image, out, cv::Size(k, k), sigma, sigma, cv::BORDER_REFLECT_101);
+      s.image = out;
+    });
   }
 
  private:
@@ -56,19 +57,20 @@ class MotionBlur : public Augmentation {
     Params p = with_defaults(raw, schema());
     sizes_ = odd_sizes(p, "blur_limit");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "motion_blur");
-    const int k = draw_odd(rng, sizes_);
-    const double angle = rng.uniform(0.0, CV_PI);
-    const double r = (k - 1) / 2.0, c = r;
-    cv::Mat kernel = cv::Mat::zeros(k, k, CV_32F);
-    cv::Point a(static_cast<int>(std::lround(c - r * std::cos(angle))), static_cast<int>(std::lround(c - r * std::sin(angle))));
-    cv::Point b(static_cast<int>(std::lround(c + r * std::cos(angle))), static_cast<int>(std::lround(c + r * std::sin(angle))));
-    cv::line(kernel, a, b, cv::Scalar(1.0), 1, cv::LINE_8);
-    kernel /= cv::sum(kernel)[0];
-    cv::Mat out;
-    cv::filter2D(s.image, out, -1, kernel, cv::Point(-1, -1), 0, cv::BORDER_REFLECT_101);
-    s.image = out;
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "motion_blur", [&](Sample& s) {
+      const int k = draw_odd(rng, sizes_);
+      const double angle = rng.uniform(0.0, CV_PI);
+      const double r = (k - 1) / 2.0, c = r;
+      cv::Mat kernel = cv::Mat::zeros(k, k, CV_32F);
+      cv::Point a(static_cast<int>(std::lround(c - r * std::cos(angle))), static_cast<int>(std::lround(c - r * std::sin(angle))));
+      cv::Point b(static_cast<int>(std::lround(c + r * std::cos(angle))), static_cast<int>(std::lround(c + r * std::sin(angle))));
+      cv::line(kernel, a, b, cv::Scalar(1.0), 1, cv::LINE_8);
+      kernel /= cv::sum(kernel)[0];
+      cv::Mat out;
+      cv::filter2D(s.image, out, -1, kernel, cv::Point(-1, -1), 0, cv::BORDER_REFLECT_101);
+      s.image = out;
+    });
   }
 
  private:

@@ -28,19 +28,20 @@ class ColorJitter : public Augmentation {
     s_ = p.get_float("saturation");
     h_ = p.get_float("hue");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "color_jitter");
-    std::array<int, 4> order{0, 1, 2, 3};
-    for (int i = 3; i > 0; --i) std::swap(order[i], order[rng.integer(0, i)]);
-    // Every factor is drawn even when its range is empty so the stream does not depend on settings.
-    const double fb = rng.uniform(std::max(0.0, 1 - b_), 1 + b_), fc = rng.uniform(std::max(0.0, 1 - c_), 1 + c_);
-    const double fs = rng.uniform(std::max(0.0, 1 - s_), 1 + s_), fh = rng.uniform(-h_, h_);
-    for (int op : order) {
-      if (op == 0 && b_ > 0) ops::brightness(s.image, fb);
-      if (op == 1 && c_ > 0) ops::contrast(s.image, fc);
-      if (op == 2 && s_ > 0) ops::saturation(s.image, fs);
-      if (op == 3 && h_ > 0) ops::hue(s.image, fh);
-    }
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "color_jitter", [&](Sample& s) {
+      std::array<int, 4> order{0, 1, 2, 3};
+      for (int i = 3; i > 0; --i) std::swap(order[i], order[rng.integer(0, i)]);
+      // Every factor is drawn even when its range is empty so the stream does not depend on settings.
+      const double fb = rng.uniform(std::max(0.0, 1 - b_), 1 + b_), fc = rng.uniform(std::max(0.0, 1 - c_), 1 + c_);
+      const double fs = rng.uniform(std::max(0.0, 1 - s_), 1 + s_), fh = rng.uniform(-h_, h_);
+      for (int op : order) {
+        if (op == 0 && b_ > 0) ops::brightness(s.image, fb);
+        if (op == 1 && c_ > 0) ops::contrast(s.image, fc);
+        if (op == 2 && s_ > 0) ops::saturation(s.image, fs);
+        if (op == 3 && h_ > 0) ops::hue(s.image, fh);
+      }
+    });
   }
 
  private:
@@ -59,11 +60,12 @@ class BrightnessContrast : public Augmentation {
     b_ = range_param(p, "brightness_limit");
     c_ = range_param(p, "contrast_limit");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "brightness_contrast");
-    const double alpha = 1.0 + rng.uniform(c_.first, c_.second);
-    const double beta = 255.0 * rng.uniform(b_.first, b_.second);
-    ops::apply_lut(s.image, ops::linear_lut(alpha, beta));
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "brightness_contrast", [&](Sample& s) {
+      const double alpha = 1.0 + rng.uniform(c_.first, c_.second);
+      const double beta = 255.0 * rng.uniform(b_.first, b_.second);
+      ops::apply_lut(s.image, ops::linear_lut(alpha, beta));
+    });
   }
 
  private:
@@ -84,27 +86,28 @@ class HueSaturationValue : public Augmentation {
     s_ = range_param(p, "sat_shift_limit");
     v_ = range_param(p, "val_shift_limit");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "hue_saturation_value");
-    const double dh = rng.uniform(h_.first, h_.second), ds = rng.uniform(s_.first, s_.second);
-    const double dv = rng.uniform(v_.first, v_.second);
-    if (s.image.channels() != 3) {  // grey images only have a value channel
-      ops::apply_lut(s.image, ops::linear_lut(1.0, dv));
-      return;
-    }
-    // One 3-channel table: hue wraps around (HSV_FULL, 256 steps per turn), S and V saturate.
-    cv::Mat lut(1, 256, CV_8UC3);
-    const int hue_steps = static_cast<int>(std::lround(dh * 256.0 / 360.0));
-    for (int v = 0; v < 256; ++v) {
-      auto& e = lut.at<cv::Vec3b>(v);
-      e[0] = static_cast<uchar>((v + hue_steps) & 255);
-      e[1] = cv::saturate_cast<uchar>(v + ds);
-      e[2] = cv::saturate_cast<uchar>(v + dv);
-    }
-    cv::Mat hsv;
-    cv::cvtColor(s.image, hsv, cv::COLOR_RGB2HSV_FULL);
-    cv::LUT(hsv, lut, hsv);
-    cv::cvtColor(hsv, s.image, cv::COLOR_HSV2RGB_FULL);
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "hue_saturation_value", [&](Sample& s) {
+      const double dh = rng.uniform(h_.first, h_.second), ds = rng.uniform(s_.first, s_.second);
+      const double dv = rng.uniform(v_.first, v_.second);
+      if (s.image.channels() != 3) {  // grey images only have a value channel
+        ops::apply_lut(s.image, ops::linear_lut(1.0, dv));
+        return;
+      }
+      // One 3-channel table: hue wraps around (HSV_FULL, 256 steps per turn), S and V saturate.
+      cv::Mat lut(1, 256, CV_8UC3);
+      const int hue_steps = static_cast<int>(std::lround(dh * 256.0 / 360.0));
+      for (int v = 0; v < 256; ++v) {
+        auto& e = lut.at<cv::Vec3b>(v);
+        e[0] = static_cast<uchar>((v + hue_steps) & 255);
+        e[1] = cv::saturate_cast<uchar>(v + ds);
+        e[2] = cv::saturate_cast<uchar>(v + dv);
+      }
+      cv::Mat hsv;
+      cv::cvtColor(s.image, hsv, cv::COLOR_RGB2HSV_FULL);
+      cv::LUT(hsv, lut, hsv);
+      cv::cvtColor(hsv, s.image, cv::COLOR_HSV2RGB_FULL);
+    });
   }
 
  private:
@@ -121,9 +124,10 @@ class Gamma : public Augmentation {
     Params p = with_defaults(raw, schema());
     g_ = range_param(p, "gamma_limit");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "gamma");
-    ops::gamma(s.image, rng.uniform(g_.first, g_.second) / 100.0);
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "gamma", [&](Sample& s) {
+      ops::gamma(s.image, rng.uniform(g_.first, g_.second) / 100.0);
+    });
   }
 
  private:
@@ -134,9 +138,10 @@ class ToGray : public Augmentation {
  public:
   static Schema schema() { return Schema("Converts to greyscale, keeping the number of channels"); }
   explicit ToGray(const Params&) {}
-  void apply(Sample& s, Rng&) const override {
-    require_u8(s, "to_gray");
-    ops::to_gray(s.image);
+  void apply(Sample& sample, Rng&) const override {
+    with_color_bands(sample, "to_gray", [&](Sample& s) {
+      ops::to_gray(s.image);
+    });
   }
 };
 
@@ -152,24 +157,25 @@ class Clahe : public Augmentation {
     clip_ = range_param(p, "clip_limit");
     tiles_ = size_param(p, "tile_grid_size");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "clahe");
-    // A new CLAHE object per call: the OpenCV object is stateful and not safe to share across
-    // loader threads.
-    auto clahe = cv::createCLAHE(rng.uniform(clip_.first, clip_.second), tiles_);
-    if (s.image.channels() == 1) {
-      cv::Mat out;
-      clahe->apply(s.image, out);
-      s.image = out;
-      return;
-    }
-    cv::Mat lab;
-    cv::cvtColor(s.image, lab, cv::COLOR_RGB2Lab);
-    std::vector<cv::Mat> planes;
-    cv::split(lab, planes);
-    clahe->apply(planes[0], planes[0]);
-    cv::merge(planes, lab);
-    cv::cvtColor(lab, s.image, cv::COLOR_Lab2RGB);
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "clahe", [&](Sample& s) {
+      // A new CLAHE object per call: the OpenCV object is stateful and not safe to share across
+      // loader threads.
+      auto clahe = cv::createCLAHE(rng.uniform(clip_.first, clip_.second), tiles_);
+      if (s.image.channels() == 1) {
+        cv::Mat out;
+        clahe->apply(s.image, out);
+        s.image = out;
+        return;
+      }
+      cv::Mat lab;
+      cv::cvtColor(s.image, lab, cv::COLOR_RGB2Lab);
+      std::vector<cv::Mat> planes;
+      cv::split(lab, planes);
+      clahe->apply(planes[0], planes[0]);
+      cv::merge(planes, lab);
+      cv::cvtColor(lab, s.image, cv::COLOR_Lab2RGB);
+    });
   }
 
  private:

@@ -147,6 +147,31 @@ void require_u8(const Sample& sample, const char* who) {
                              ": needs an 8-bit image; put it before `normalize` in the augmentation list");
 }
 
+Sample color_bands_of(const Sample& sample, const char* who, std::vector<cv::Mat>& auxiliary) {
+  const int c = sample.image.channels();
+  if (c == 2)
+    throw ConfigError(std::string(who) + ": a colour transform needs 1 (grey) or at least 3 bands (the first three "
+                                         "are the colour bands); this sample has 2 (" + sample.source + ")");
+  std::vector<cv::Mat> planes;
+  cv::split(sample.image, planes);
+  Sample colour;
+  colour.mask = sample.mask;
+  colour.source = sample.source;
+  colour.index = sample.index;
+  cv::merge(std::vector<cv::Mat>(planes.begin(), planes.begin() + 3), colour.image);
+  auxiliary.assign(planes.begin() + 3, planes.end());
+  return colour;
+}
+
+void restore_color_bands(Sample& sample, const Sample& colour, const std::vector<cv::Mat>& auxiliary, const char* who) {
+  if (colour.image.channels() != 3 || colour.image.size() != sample.image.size() || colour.image.depth() != CV_8U)
+    throw std::logic_error(std::string(who) + ": a colour transform changed the size or type of the colour bands");
+  std::vector<cv::Mat> planes;
+  cv::split(colour.image, planes);
+  planes.insert(planes.end(), auxiliary.begin(), auxiliary.end());
+  cv::merge(planes, sample.image);
+}
+
 cv::Mat center_affine(cv::Size size, double angle_deg, double scale, double shear_x_deg, double shear_y_deg,
                       double tx, double ty) {
   // Forward map x' = A (x - c) + c + t with A = R(angle) * ShearX * ShearY * scale; positive angles

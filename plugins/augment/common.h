@@ -56,6 +56,33 @@ void pad_sample(Sample& sample, int top, int bottom, int left, int right, const 
 // Photometric transforms work on 8-bit images: they run before `normalize`.
 void require_u8(const Sample& sample, const char* who);
 
+// Colour and radiometric transforms act on the colour bands only: the whole image when it has 1
+// (grey) or 3 (RGB) bands, the first three bands of an image with more (auxiliary bands such as a
+// DEM or NDVI stay exactly as they are; geometric transforms move every band). Two bands are an
+// error: there is no colour to change. The colour bands must be 8-bit (require_u8).
+// `transform` gets a sample whose image is the colour bands (its mask is the sample's own) and may
+// change or replace that image, keeping its size, type and band count.
+template <class Transform>
+void with_color_bands(Sample& sample, const char* who, Transform&& transform);
+
+// The pieces of with_color_bands: split off the colour bands / put them back.
+Sample color_bands_of(const Sample& sample, const char* who, std::vector<cv::Mat>& auxiliary);
+void restore_color_bands(Sample& sample, const Sample& colour, const std::vector<cv::Mat>& auxiliary, const char* who);
+
+template <class Transform>
+void with_color_bands(Sample& sample, const char* who, Transform&& transform) {
+  require_u8(sample, who);
+  const int c = sample.image.channels();
+  if (c == 1 || c == 3) {
+    transform(sample);
+    return;
+  }
+  std::vector<cv::Mat> auxiliary;
+  Sample colour = color_bands_of(sample, who, auxiliary);
+  transform(colour);
+  restore_color_bands(sample, colour, auxiliary, who);
+}
+
 // 2x3 rotation/scale matrix about the image centre plus a shift in pixels.
 cv::Mat center_affine(cv::Size size, double angle_deg, double scale, double shear_x_deg, double shear_y_deg,
                       double tx, double ty);

@@ -19,22 +19,23 @@ class ImageCompression : public Augmentation {
     Params p = with_defaults(raw, schema());
     quality_ = int_range_param(p, "quality_range");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "image_compression");
-    const int c = s.image.channels();
-    if (c != 1 && c != 3) throw std::runtime_error("image_compression: needs 1 or 3 channels, got " + std::to_string(c));
-    const int quality = static_cast<int>(rng.integer(quality_.first, quality_.second));
-    // The JPEG encoder expects BGR: swap so that luma and chroma are computed as for a photo.
-    cv::Mat bgr;
-    if (c == 3) cv::cvtColor(s.image, bgr, cv::COLOR_RGB2BGR);
-    else bgr = s.image;
-    std::vector<uchar> buffer;
-    if (!cv::imencode(".jpg", bgr, buffer, {cv::IMWRITE_JPEG_QUALITY, quality}))
-      throw std::runtime_error("image_compression: JPEG encoding failed");
-    cv::Mat decoded = cv::imdecode(buffer, c == 3 ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE);
-    if (decoded.empty()) throw std::runtime_error("image_compression: JPEG decoding failed");
-    if (c == 3) cv::cvtColor(decoded, s.image, cv::COLOR_BGR2RGB);
-    else s.image = decoded;
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "image_compression", [&](Sample& s) {
+      const int c = s.image.channels();
+      if (c != 1 && c != 3) throw std::runtime_error("image_compression: needs 1 or 3 channels, got " + std::to_string(c));
+      const int quality = static_cast<int>(rng.integer(quality_.first, quality_.second));
+      // The JPEG encoder expects BGR: swap so that luma and chroma are computed as for a photo.
+      cv::Mat bgr;
+      if (c == 3) cv::cvtColor(s.image, bgr, cv::COLOR_RGB2BGR);
+      else bgr = s.image;
+      std::vector<uchar> buffer;
+      if (!cv::imencode(".jpg", bgr, buffer, {cv::IMWRITE_JPEG_QUALITY, quality}))
+        throw std::runtime_error("image_compression: JPEG encoding failed");
+      cv::Mat decoded = cv::imdecode(buffer, c == 3 ? cv::IMREAD_COLOR : cv::IMREAD_GRAYSCALE);
+      if (decoded.empty()) throw std::runtime_error("image_compression: JPEG decoding failed");
+      if (c == 3) cv::cvtColor(decoded, s.image, cv::COLOR_BGR2RGB);
+      else s.image = decoded;
+    });
   }
 
  private:

@@ -45,37 +45,38 @@ class GaussianNoise : public Augmentation {
     mean_ = p.get_float("mean");
     per_channel_ = p.get_bool("per_channel");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "gaussian_noise");
-    const double sd = std::sqrt(rng.uniform(var_.first, var_.second));
-    // Per image, a 4,096-entry table of integer offsets round(mean + sd * z) at the normal
-    // quantiles; each 64-bit draw then yields five 12-bit table indices, and a pixel costs one
-    // integer add and clamp. The quantiles reach +-3.5 sd, plenty for augmentation noise.
-    int16_t offsets[4096];
-    const float* z = ops::normal_table();
-    for (int i = 0; i < 4096; ++i)
-      offsets[i] = static_cast<int16_t>(std::clamp(std::lround(mean_ + sd * z[i * 16 + 8]), -255L, 255L));
-    const int c = s.image.channels();
-    // A new image: the input may share its pixels with a dataset cache.
-    cv::Mat in = s.image.isContinuous() ? s.image : s.image.clone();
-    cv::Mat out(in.size(), in.type());
-    const uchar* src = in.ptr<uchar>();
-    uchar* dst = out.ptr<uchar>();
-    const size_t pixels = in.total();
-    const size_t draws = per_channel_ ? pixels * c : pixels;
-    std::vector<int16_t> noise(draws + 5);
-    for (size_t i = 0; i < draws; i += 5) {
-      uint64_t r = rng.next();
-      for (int k = 0; k < 5; ++k, r >>= 12) noise[i + k] = offsets[r & 4095];
-    }
-    auto add = [](uchar v, int16_t n) { return static_cast<uchar>(std::clamp(v + n, 0, 255)); };
-    if (per_channel_) {
-      for (size_t i = 0; i < draws; ++i) dst[i] = add(src[i], noise[i]);
-    } else {
-      for (size_t i = 0; i < pixels; ++i)
-        for (int k = 0; k < c; ++k) dst[i * c + k] = add(src[i * c + k], noise[i]);
-    }
-    s.image = out;
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "gaussian_noise", [&](Sample& s) {
+      const double sd = std::sqrt(rng.uniform(var_.first, var_.second));
+      // Per image, a 4,096-entry table of integer offsets round(mean + sd * z) at the normal
+      // quantiles; each 64-bit draw then yields five 12-bit table indices, and a pixel costs one
+      // integer add and clamp. The quantiles reach +-3.5 sd, plenty for augmentation noise.
+      int16_t offsets[4096];
+      const float* z = ops::normal_table();
+      for (int i = 0; i < 4096; ++i)
+        offsets[i] = static_cast<int16_t>(std::clamp(std::lround(mean_ + sd * z[i * 16 + 8]), -255L, 255L));
+      const int c = s.image.channels();
+      // A new image: the input may share its pixels with a dataset cache.
+      cv::Mat in = s.image.isContinuous() ? s.image : s.image.clone();
+      cv::Mat out(in.size(), in.type());
+      const uchar* src = in.ptr<uchar>();
+      uchar* dst = out.ptr<uchar>();
+      const size_t pixels = in.total();
+      const size_t draws = per_channel_ ? pixels * c : pixels;
+      std::vector<int16_t> noise(draws + 5);
+      for (size_t i = 0; i < draws; i += 5) {
+        uint64_t r = rng.next();
+        for (int k = 0; k < 5; ++k, r >>= 12) noise[i + k] = offsets[r & 4095];
+      }
+      auto add = [](uchar v, int16_t n) { return static_cast<uchar>(std::clamp(v + n, 0, 255)); };
+      if (per_channel_) {
+        for (size_t i = 0; i < draws; ++i) dst[i] = add(src[i], noise[i]);
+      } else {
+        for (size_t i = 0; i < pixels; ++i)
+          for (int k = 0; k < c; ++k) dst[i * c + k] = add(src[i * c + k], noise[i]);
+      }
+      s.image = out;
+    });
   }
 
  private:
@@ -96,36 +97,37 @@ class IsoNoise : public Augmentation {
     shift_ = range_param(p, "color_shift");
     intensity_ = range_param(p, "intensity");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "iso_noise");
-    const double shift = rng.uniform(shift_.first, shift_.second);
-    const double intensity = rng.uniform(intensity_.first, intensity_.second);
-    const bool color = s.image.channels() == 3;
-    cv::Mat hls;
-    if (color) cv::cvtColor(s.image, hls, cv::COLOR_RGB2HLS_FULL);
-    else hls = s.image.clone();
-    const int c = hls.channels(), lum = color ? 1 : 0;
-    cv::Scalar mean, stddev;
-    cv::meanStdDev(hls, mean, stddev);
-    // Shot noise is Poisson(lambda) with lambda = std(L) * intensity; for the lambdas that occur
-    // (tens) a normal with the same mean and variance is indistinguishable and much cheaper.
-    const float lambda = static_cast<float>(stddev[lum] * intensity);
-    const float lambda_sd = std::sqrt(std::max(lambda, 0.0f));
-    const float hue_sd = static_cast<float>(shift * 256.0 * intensity);
-    cv::Mat noise(hls.rows, hls.cols, CV_32FC2);
-    fill_normal(noise, rng);
-    const float* nz = noise.ptr<float>();
-    uchar* px = hls.ptr<uchar>();
-    const size_t pixels = hls.total();
-    for (size_t i = 0; i < pixels; ++i) {
-      uchar* q = px + i * c;
-      const float shot = std::max(0.0f, lambda + lambda_sd * nz[2 * i]);
-      const float l = q[lum];
-      q[lum] = cv::saturate_cast<uchar>(l + shot * (255.0f - l) / 255.0f);
-      if (color) q[0] = static_cast<uchar>(static_cast<int>(std::lround(q[0] + hue_sd * nz[2 * i + 1])) & 255);
-    }
-    if (color) cv::cvtColor(hls, s.image, cv::COLOR_HLS2RGB_FULL);
-    else s.image = hls;
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "iso_noise", [&](Sample& s) {
+      const double shift = rng.uniform(shift_.first, shift_.second);
+      const double intensity = rng.uniform(intensity_.first, intensity_.second);
+      const bool color = s.image.channels() == 3;
+      cv::Mat hls;
+      if (color) cv::cvtColor(s.image, hls, cv::COLOR_RGB2HLS_FULL);
+      else hls = s.image.clone();
+      const int c = hls.channels(), lum = color ? 1 : 0;
+      cv::Scalar mean, stddev;
+      cv::meanStdDev(hls, mean, stddev);
+      // Shot noise is Poisson(lambda) with lambda = std(L) * intensity; for the lambdas that occur
+      // (tens) a normal with the same mean and variance is indistinguishable and much cheaper.
+      const float lambda = static_cast<float>(stddev[lum] * intensity);
+      const float lambda_sd = std::sqrt(std::max(lambda, 0.0f));
+      const float hue_sd = static_cast<float>(shift * 256.0 * intensity);
+      cv::Mat noise(hls.rows, hls.cols, CV_32FC2);
+      fill_normal(noise, rng);
+      const float* nz = noise.ptr<float>();
+      uchar* px = hls.ptr<uchar>();
+      const size_t pixels = hls.total();
+      for (size_t i = 0; i < pixels; ++i) {
+        uchar* q = px + i * c;
+        const float shot = std::max(0.0f, lambda + lambda_sd * nz[2 * i]);
+        const float l = q[lum];
+        q[lum] = cv::saturate_cast<uchar>(l + shot * (255.0f - l) / 255.0f);
+        if (color) q[0] = static_cast<uchar>(static_cast<int>(std::lround(q[0] + hue_sd * nz[2 * i + 1])) & 255);
+      }
+      if (color) cv::cvtColor(hls, s.image, cv::COLOR_HLS2RGB_FULL);
+      else s.image = hls;
+    });
   }
 
  private:

@@ -28,26 +28,27 @@ class RandomShadow : public Augmentation {
     vertices_ = static_cast<int>(p.get_int("shadow_dimension"));
     intensity_ = range_param(p, "intensity");
   }
-  void apply(Sample& s, Rng& rng) const override {
-    require_u8(s, "random_shadow");
-    const int w = s.image.cols, h = s.image.rows;
-    const int n = static_cast<int>(rng.integer(count_.first, count_.second));
-    if (n > 0) s.image = s.image.clone();  // the input may share its pixels with a dataset cache
-    for (int k = 0; k < n; ++k) {
-      std::vector<cv::Point> polygon;
-      for (int v = 0; v < vertices_; ++v)
-        polygon.emplace_back(static_cast<int>(rng.uniform(roi_[0], roi_[2]) * (w - 1)),
-                             static_cast<int>(rng.uniform(roi_[1], roi_[3]) * (h - 1)));
-      const double factor = rng.uniform(intensity_.first, intensity_.second);
-      cv::Mat region = cv::Mat::zeros(h, w, CV_8U);
-      cv::fillPoly(region, std::vector<std::vector<cv::Point>>{polygon}, cv::Scalar(255));
-      cv::Rect box = cv::boundingRect(polygon) & cv::Rect(0, 0, w, h);
-      if (box.empty()) continue;
-      // Only the polygon's bounding box is touched.
-      cv::Mat darker;
-      cv::LUT(s.image(box), ops::linear_lut(factor, 0.0), darker);
-      darker.copyTo(s.image(box), region(box));
-    }
+  void apply(Sample& sample, Rng& rng) const override {
+    with_color_bands(sample, "random_shadow", [&](Sample& s) {
+      const int w = s.image.cols, h = s.image.rows;
+      const int n = static_cast<int>(rng.integer(count_.first, count_.second));
+      if (n > 0) s.image = s.image.clone();  // the input may share its pixels with a dataset cache
+      for (int k = 0; k < n; ++k) {
+        std::vector<cv::Point> polygon;
+        for (int v = 0; v < vertices_; ++v)
+          polygon.emplace_back(static_cast<int>(rng.uniform(roi_[0], roi_[2]) * (w - 1)),
+                               static_cast<int>(rng.uniform(roi_[1], roi_[3]) * (h - 1)));
+        const double factor = rng.uniform(intensity_.first, intensity_.second);
+        cv::Mat region = cv::Mat::zeros(h, w, CV_8U);
+        cv::fillPoly(region, std::vector<std::vector<cv::Point>>{polygon}, cv::Scalar(255));
+        cv::Rect box = cv::boundingRect(polygon) & cv::Rect(0, 0, w, h);
+        if (box.empty()) continue;
+        // Only the polygon's bounding box is touched.
+        cv::Mat darker;
+        cv::LUT(s.image(box), ops::linear_lut(factor, 0.0), darker);
+        darker.copyTo(s.image(box), region(box));
+      }
+    });
   }
 
  private:

@@ -14,7 +14,7 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kRadiusJitter = 0.25;  // radius uniform in R * [1 - j, 1 + j]
 constexpr double kHarmonic = 0.2;       // each harmonic amplitude uniform in [-h, h]
-constexpr uint64_t kLayoutStream = 1, kTextureStream = 2;
+constexpr uint64_t kLayoutStream = 1, kTextureStream = 2, kDemStream = 3, kNoiseBandStream = 4;
 
 // Signatures in image units (image in [0,1]), times `signal`. The true object shifts red up and
 // blue down and carries fine stripes; the shape look-alike shifts towards yellow without stripes.
@@ -188,6 +188,55 @@ cv::Mat RareBlobsGenerator::image(int64_t split, int64_t index, const std::vecto
       for (int k = 0; k < 3; ++k)
         o[k] = cv::saturate_cast<uchar>(255.0 * (v[k] + rng.normal(0.0, o_.noise)));
     }
+  return out;
+}
+
+cv::Mat RareBlobsGenerator::dem(int64_t split, int64_t index, const std::vector<Blob>& blobs) const {
+  Rng rng(Rng::mix(o_.seed, static_cast<uint64_t>(split), static_cast<uint64_t>(index), kDemStream));
+  const int size = static_cast<int>(o_.image_size);
+  cv::Mat terrain = fractal_noise(rng, size);  // smooth, about [-1.5, 1.5]
+  const double base = rng.uniform(15000.0, 25000.0), relief = rng.uniform(150.0, 400.0);
+  const double gx = rng.uniform(-300.0, 300.0), gy = rng.uniform(-300.0, 300.0);
+  cv::Mat z(size, size, CV_64F);
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x)
+      z.at<double>(y, x) = base + relief * terrain.at<float>(y, x) + gx * (x / double(size) - 0.5) +
+                           gy * (y / double(size) - 0.5);
+  // Depressions: the objects, and natural sinks of the same size placed by the DEM's own stream.
+  std::vector<Blob> sinks;
+  for (const auto& b : blobs)
+    if (b.kind == Blob::Object) sinks.push_back(b);
+  int64_t natural = static_cast<int64_t>(o_.dem_sinks);
+  if (rng.bernoulli(o_.dem_sinks - static_cast<double>(natural))) ++natural;
+  for (int64_t i = 0; i < natural; ++i) {
+    Blob b;
+    b.kind = Blob::Object;
+    b.radius = radius_ * rng.uniform(1.0 - kRadiusJitter, 1.0 + kRadiusJitter);
+    b.cx = rng.uniform(b.radius, size - b.radius);
+    b.cy = rng.uniform(b.radius, size - b.radius);
+    sinks.push_back(b);
+  }
+  for (const auto& b : sinks) {
+    cv::Mat cover = blob_coverage(b);
+    cv::GaussianBlur(cover, cover, cv::Size(0, 0), 0.8);  // a bowl, not a step
+    for (int y = 0; y < size; ++y)
+      for (int x = 0; x < size; ++x) z.at<double>(y, x) -= o_.dem_depth * cover.at<float>(y, x);
+  }
+  cv::Mat out(size, size, CV_16U);
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x)
+      out.at<uint16_t>(y, x) = cv::saturate_cast<uint16_t>(z.at<double>(y, x) + rng.normal(0.0, o_.dem_noise));
+  return out;
+}
+
+cv::Mat RareBlobsGenerator::noise_band(int64_t split, int64_t index) const {
+  Rng rng(Rng::mix(o_.seed, static_cast<uint64_t>(split), static_cast<uint64_t>(index), kNoiseBandStream));
+  const int size = static_cast<int>(o_.image_size);
+  cv::Mat f = fractal_noise(rng, size);
+  cv::Mat out(size, size, CV_16U);
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x)
+      out.at<uint16_t>(y, x) = cv::saturate_cast<uint16_t>(30000.0 + 8000.0 * f.at<float>(y, x) + rng.normal(0.0, 800.0));
   return out;
 }
 

@@ -24,6 +24,9 @@ struct RareBlobsOptions {
   double distractor_rate = 1.0;        // mean look-alikes per tile
   double noise = 0.03;                 // pixel noise std (image in [0,1])
   double signal = 1.0;                 // strength of the true signature (and of the look-alikes)
+  double dem_depth = 30.0;             // "dem" band: depth of the objects' depressions (0.1 m units)
+  double dem_noise = 10.0;             // "dem" band: pixel noise std (0.1 m units)
+  double dem_sinks = 1.0;              // "dem" band: mean natural depressions (not objects) per tile
 };
 
 struct Blob {
@@ -44,6 +47,14 @@ class RareBlobsGenerator {
   cv::Mat mask(const std::vector<Blob>& blobs) const;
   // H x W x 3 CV_8U (RGB).
   cv::Mat image(int64_t split, int64_t index, const std::vector<Blob>& blobs) const;
+
+  // Auxiliary bands, H x W CV_16U, each from its own random stream (the RGB tile does not change
+  // when they are added). "dem": smooth terrain around 2000 m in 0.1 m units where every object is a
+  // shallow depression, and so are a few natural sinks that are not objects (it carries part of the
+  // signal: it tells objects from their shape look-alikes, which have no depression, but has its own
+  // false positives). "noise": an unrelated 16-bit texture that carries no signal.
+  cv::Mat dem(int64_t split, int64_t index, const std::vector<Blob>& blobs) const;
+  cv::Mat noise_band(int64_t split, int64_t index) const;
 
   // Mean object radius that meets positive_fraction (for the docs and tests).
   double object_radius() const { return radius_; }

@@ -5,6 +5,9 @@
 //   root/train/images/...    root/train/masks/...                 (one folder per split)
 //
 // List files hold one image file name (or stem) per line; blank lines and # comments are skipped.
+//
+// With `bands = [...]` a sample is N named bands: those of the image file (8/16-bit, N-band TIFFs)
+// and aligned single-band files in folders beside images/ (root/dem/<stem>.tif), see band_set.h.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +16,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "band_set.h"
+#include "xp/base/suggest.h"
 #include "xp/plugin.h"
 
 namespace xp::seg {
@@ -36,12 +41,14 @@ struct MaskOptions {
 
 struct Pair {
   fs::path image, mask;
+  fs::path base;  // the folder holding images/, masks/ and the band folders
 };
 
 class FolderSplit : public Split {
  public:
-  FolderSplit(std::vector<Pair> pairs, MaskOptions mask, int channels)
-      : pairs_(std::move(pairs)), mask_(std::move(mask)), channels_(channels), labels_(pairs_.size(), kUnknown) {}
+  FolderSplit(std::vector<Pair> pairs, MaskOptions mask, int channels, std::shared_ptr<const BandSet> bands)
+      : pairs_(std::move(pairs)), mask_(std::move(mask)), channels_(channels), bands_(std::move(bands)),
+        labels_(pairs_.size(), kUnknown) {}
 
   size_t size() const override { return pairs_.size(); }
 
@@ -50,9 +57,14 @@ class FolderSplit : public Split {
     Sample s;
     s.source = pair.image.string();
     s.index = static_cast<int64_t>(index);
-    cv::Mat image = cv::imread(pair.image.string(), channels_ == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-    if (image.empty()) throw BadSample(pair.image.string(), fs::exists(pair.image) ? "cannot decode image" : "missing image");
-    if (channels_ == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
+    cv::Mat image;
+    if (bands_) {
+      image = bands_->load(pair.image, pair.base);
+    } else {
+      image = cv::imread(pair.image.string(), channels_ == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+      if (image.empty()) throw BadSample(pair.image.string(), fs::exists(pair.image) ? "cannot decode image" : "missing image");
+      if (channels_ == 3) cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
+    }
     s.mask = read_mask(pair.mask);
     if (s.mask.size() != image.size())
       throw BadSample(pair.mask.string(), "mask is " + std::to_string(s.mask.cols) + "x" + std::to_string(s.mask.rows) +
@@ -117,6 +129,7 @@ class FolderSplit : public Split {
   std::vector<Pair> pairs_;
   MaskOptions mask_;
   int channels_;
+  std::shared_ptr<const BandSet> bands_;  // null: the image file alone, as `channels` says
   mutable std::mutex mutex_;
   mutable std::vector<int8_t> labels_;  // cached Split::label(), kUnknown until first asked
 };
@@ -131,7 +144,14 @@ class SegmentationFolder : public Dataset {
         .choices({"0_1", "0_255"})
         .add_int("ignore_value", 255, "mask value of pixels to ignore (-1 = none)").range(-1, 255)
         .add_string("mask_suffix", "", "mask file = <image stem><mask_suffix>.png, e.g. \"_mask\"")
-        .add_int("channels", 3, "decode images as 1 (grey) or 3 (RGB) channels").choices({Value(1), Value(3)});
+        .add_int("channels", 3, "decode images as 1 (grey) or 3 (RGB) channels (without `bands`)")
+        .choices({Value(1), Value(3)})
+        .add_strings("bands", {},
+                     "bands of a sample, in order: the image file's own (image_bands) and band files "
+                     "<root>/<band>/<stem>.tif|png; 8/16-bit kept; empty = the image as `channels` says")
+        .add_strings("image_bands", {},
+                     "names of the image file's bands in file order; empty = gray / red,green,blue / "
+                     "red,green,blue,alpha by band count, b1..bN otherwise");
   }
 
   explicit SegmentationFolder(const Params& p) : root_(p.get_string("root")), where_(p.where()) {
@@ -144,18 +164,31 @@ class SegmentationFolder : public Dataset {
                         "set ignore_value to another value or -1",
                         where_);
     if (!fs::is_directory(root_)) throw ConfigError("segmentation_folder: root '" + root_.string() + "' is not a folder", where_);
+    auto bands = p.get_strings("bands");
+    if (!bands.empty()) {
+      for (size_t i = 0; i < bands.size(); ++i)
+        if (std::find(bands.begin(), bands.begin() + static_cast<std::ptrdiff_t>(i), bands[i]) != bands.begin() + static_cast<std::ptrdiff_t>(i))
+          throw ConfigError("segmentation_folder: band '" + bands[i] + "' is listed twice in bands", where_);
+      bands_ = std::make_shared<BandSet>(bands, p.get_strings("image_bands"));
+      band_names_ = bands;
+    }
   }
 
   DatasetInfo info() const override {
     DatasetInfo info;
     info.task = Task::Segmentation;
     info.num_classes = 1;
-    info.channels = channels_;
+    info.channels = bands_ ? static_cast<int64_t>(band_names_.size()) : channels_;
+    info.band_names = band_names_;
+    if (!bands_ && channels_ == 3) info.band_names = {"red", "green", "blue"};
+    if (!bands_ && channels_ == 1) info.band_names = {"gray"};
     return info;
   }
 
   std::shared_ptr<Split> split(const std::string& name) override {
     std::vector<Pair> pairs;
+    const fs::path base = fs::is_directory(root_ / name / "images") ? root_ / name : root_;
+    if (bands_) check_bands(base);
     if (fs::is_directory(root_ / name / "images")) {
       for (const auto& entry : fs::directory_iterator(root_ / name / "images"))
         if (entry.is_regular_file() && is_image(entry.path())) pairs.push_back(pair_for(root_ / name, entry.path()));
@@ -167,12 +200,25 @@ class SegmentationFolder : public Dataset {
                             (root_ / (name + ".txt")).string() + " or " + (root_ / name / "images").string() + ")",
                         where_);
     }
-    return std::make_shared<FolderSplit>(std::move(pairs), mask_, channels_);
+    return std::make_shared<FolderSplit>(std::move(pairs), mask_, channels_, bands_);
   }
 
  private:
   Pair pair_for(const fs::path& base, const fs::path& image) const {
-    return {image, base / "masks" / (image.stem().string() + mask_.suffix + ".png")};
+    return {image, base / "masks" / (image.stem().string() + mask_.suffix + ".png"), base};
+  }
+
+  // A band that is no image band and has no folder is a typo, not a bad sample.
+  void check_bands(const fs::path& base) const {
+    auto unknown = bands_->unknown_bands(base);
+    if (unknown.empty()) return;
+    std::vector<std::string> folders;
+    for (const auto& entry : fs::directory_iterator(base))
+      if (entry.is_directory() && entry.path().filename() != "images" && entry.path().filename() != "masks")
+        folders.push_back(entry.path().filename().string());
+    throw ConfigError("segmentation_folder: band '" + unknown.front() + "' is neither a band of the image files nor a folder " +
+                          (base / unknown.front()).string() + did_you_mean(unknown.front(), folders),
+                      where_);
   }
 
   std::vector<Pair> read_list(const fs::path& list) const {
@@ -201,6 +247,8 @@ class SegmentationFolder : public Dataset {
   std::string where_;
   MaskOptions mask_;
   int channels_ = 3;
+  std::shared_ptr<const BandSet> bands_;
+  std::vector<std::string> band_names_;
 };
 
 }  // namespace

@@ -12,7 +12,8 @@ namespace xp::seg {
 namespace F = torch::nn::functional;
 
 Schema& add_unet_options(Schema& s) {
-  return s.add_int("in_channels", 3, "input image channels").range(1, 64)
+  return s.add_int("in_channels", 0, "input bands; 0 = the dataset's band count (3 when built without one)")
+      .range(0, 64)
       .add_int("out_channels", 1, "output logit maps (1 for binary segmentation)").range(1, 1024)
       .add_int("depth", 3, "number of 2x down-samplings (input sides should be multiples of 2^depth)").range(1, 6)
       .add_int("base_width", 16, "channels at full resolution, doubled at every level").range(1, 512)
@@ -21,7 +22,7 @@ Schema& add_unet_options(Schema& s) {
 }
 
 UNetOptions::UNetOptions(const Params& p)
-    : in_channels(p.get_int("in_channels")), out_channels(p.get_int("out_channels")), depth(p.get_int("depth")),
+    : in_channels(p.get_int("in_channels") > 0 ? p.get_int("in_channels") : 3), out_channels(p.get_int("out_channels")), depth(p.get_int("depth")),
       base_width(p.get_int("base_width")), batch_norm(p.get_bool("batch_norm")), dropout(p.get_float("dropout")) {}
 
 torch::nn::Sequential conv_block(int64_t in, int64_t out, bool batch_norm, double dropout) {

@@ -15,6 +15,10 @@ struct DatasetInfo {
   int64_t num_classes = 0;               // segmentation: 1 (binary) or the number of classes
   std::vector<std::string> class_names;  // may be empty
   int64_t channels = 3;
+  // One name per channel, in order, when the dataset names its bands (e.g. {"red", "green", "blue",
+  // "dem"}); empty otherwise. Recorded with the normalization statistics so that a later run or
+  // `xp predict` can check that it feeds the same bands in the same order.
+  std::vector<std::string> band_names;
 };
 
 // One split of a dataset. load() is called from several loader threads at once and must be

@@ -17,7 +17,11 @@ torch::Tensor to_chw_float(const cv::Mat& mat, bool scale_uint8, const std::stri
   std::vector<cv::Mat> planes;
   planes.reserve(static_cast<size_t>(c));
   for (int k = 0; k < c; ++k) planes.emplace_back(h, w, CV_32FC1, out.data_ptr<float>() + static_cast<size_t>(k) * h * w);
-  const double scale = mat.depth() == CV_8U && scale_uint8 ? 1.0 / 255.0 : 1.0;
+  // Without a `normalize`, integer pixels map to [0, 1] by their depth's range (16-bit data stays
+  // 16-bit up to here: nothing is truncated to 8 bits).
+  double scale = 1.0;
+  if (scale_uint8 && mat.depth() == CV_8U) scale = 1.0 / 255.0;
+  if (scale_uint8 && mat.depth() == CV_16U) scale = 1.0 / 65535.0;
   if (c == 1) {
     mat.convertTo(planes[0], CV_32F, scale);
   } else {

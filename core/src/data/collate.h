@@ -21,7 +21,7 @@ struct PreparedSample {
   std::string source;
 };
 
-// uint8 HWC -> float CHW / 255; float images are taken as they are (already normalized).
+// uint8 HWC -> float CHW / 255 (uint16 / 65535); float images are taken as they are (already normalized).
 // Masks keep their values (0/1, soft labels, the ignore value 255).
 // With `deferred` (the conversion happens after collation, on the training device) a uint8 image
 // stays uint8 HWC; a float one is converted to CHW and gets `deferred`'s float rule.

@@ -12,6 +12,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "engine/normalization_stats.h"
 #include "xp/errors.h"
 #include "xp/plugin_registry.h"
 #include "xp/rng.h"
@@ -77,6 +78,9 @@ std::vector<int64_t> class_groups_from_names(const std::vector<std::string>& cla
 
 Params fill_from_dataset(const Params& params, const DatasetInfo& info) {
   Params out = params;
+  // in_channels = 0: as many as the dataset's samples have bands.
+  if (out.has("in_channels") && out.get("in_channels").type() == Value::Type::Int && out.get_int("in_channels") == 0)
+    out = out.with("in_channels", Value(info.channels));
   if (out.has("num_classes") && out.get("num_classes").type() == Value::Type::Int && out.get_int("num_classes") == 0)
     out = out.with("num_classes", Value(info.num_classes));
   if (out.has("class_groups") && out.get("class_groups").type() == Value::Type::List &&
@@ -97,7 +101,9 @@ Params fill_from_dataset(const Params& params, const DatasetInfo& info) {
   return out;
 }
 
-TrainSetup build_data_setup(const RunSpec& spec) {
+TrainSetup build_data_setup(const RunSpec& unresolved) {
+  // normalize stats = "train" not resolved by run_one (xp augment preview): computed, not recorded.
+  const RunSpec spec = wants_training_statistics(unresolved) ? resolve_normalization_stats(unresolved, {}).spec : unresolved;
   TrainSetup s;
   s.options = TrainOptions::from_params(spec.train);
   s.seed = static_cast<uint64_t>(spec.seed);
@@ -114,6 +120,9 @@ TrainSetup build_data_setup(const RunSpec& spec) {
   for (const auto& p : spec.eval_augment) s.eval_augment.push_back(build_augmentation(fill_from_dataset(p, s.info)));
   auto final_normalize = [&](const std::vector<Params>& pipeline) -> std::optional<PixelNormalization> {
     if (pipeline.empty() || pipeline.back().plugin() != "normalize") return std::nullopt;
+    // A clipping normalize stays in the CPU pipeline: the deferred conversion is a scale and shift.
+    for (const char* clip : {"clip_low", "clip_high"})
+      if (pipeline.back().has(clip) && !pipeline.back().get_floats(clip).empty()) return std::nullopt;
     return find_normalization({fill_from_dataset(pipeline.back(), s.info)});
   };
   s.augment_final_normalize = final_normalize(spec.augment);
@@ -195,7 +204,13 @@ RunOutcome run_one(const RunSpec& spec, RunRecorder& recorder, const RunRequest&
       << outcome.run_dir.string() << "\n"
       << std::flush;
   try {
-    TrainSetup setup = build_setup(spec);
+    // Per-band statistics of the training split (normalize stats = "train"): computed once into the
+    // run folder, read back from there on resume, so every use of the run normalizes alike.
+    ResolvedStatistics statistics = resolve_normalization_stats(spec, outcome.run_dir, request.out);
+    if (statistics.computed && !statistics.file.empty())
+      recorder.add_artifact(outcome.run_id, statistics.file.string(), "normalization_stats");
+    const RunSpec& resolved = statistics.spec;
+    TrainSetup setup = build_setup(resolved);
     TrainContext context;
     context.run_dir = outcome.run_dir;
     context.recorder = &recorder;
@@ -207,7 +222,7 @@ RunOutcome run_one(const RunSpec& spec, RunRecorder& recorder, const RunRequest&
     context.hparams = spec.flat;
     context.hparams["seed"] = std::to_string(spec.seed);
     if (!spec.variant.empty()) context.hparams["variant"] = spec.variant;
-    context.pixel_normalization = find_normalization(spec.augment);
+    context.pixel_normalization = find_normalization(resolved.augment);
     outcome.result = train(setup, context);
   } catch (const std::exception& e) {
     recorder.finish(outcome.run_id, RunStatus::Failed, e.what());

@@ -22,8 +22,9 @@ std::vector<cv::Mat> batch_to_pixels(const torch::Tensor& input, int64_t count,
   const int64_t n = std::min(count, input.size(0));
   torch::Tensor x = input.narrow(0, 0, n).detach().to(torch::kCPU, torch::kFloat);
   const int64_t c = x.size(1);
-  if (c == 2 || c > 4) x = x.narrow(1, 0, 1);
-  if (c == 4) x = x.narrow(1, 0, 3);
+  // Multi-band inputs show their colour bands: the first three (as colour transforms see them).
+  if (c == 2) x = x.narrow(1, 0, 1);
+  if (c >= 4) x = x.narrow(1, 0, 3);
   const int64_t shown = x.size(1);
   const bool invertible = normalization && !normalization->mean.empty() &&
                           normalization->std.size() == normalization->mean.size() &&

@@ -23,7 +23,8 @@ struct PixelNormalization {
 std::optional<PixelNormalization> find_normalization(const std::vector<Params>& augment);
 
 // The first `count` images of an [N, C, H, W] float batch as 8-bit pixels: CV_8UC1 for one channel,
-// CV_8UC3 (RGB) for three or four (alpha dropped), the first channel as grey otherwise. Inverts
+// CV_8UC3 (RGB) of the first three for three or more (alpha or auxiliary bands dropped), the first
+// channel as grey for two. Inverts
 // `normalization` when given; without it, values in [0, 1] are scaled by 255 and anything else is
 // stretched from its own min..max. Empty when the input is not an image batch.
 std::vector<cv::Mat> batch_to_pixels(const torch::Tensor& input, int64_t count,

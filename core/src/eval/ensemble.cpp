@@ -12,6 +12,7 @@
 #include "data/data_loader.h"
 #include "engine/checkpoint.h"
 #include "engine/experiment_runner.h"
+#include "engine/normalization_stats.h"
 #include "eval/tta.h"
 #include "xp/errors.h"
 
@@ -49,7 +50,8 @@ MemberPredictions predict_member(const EnsembleMember& member, const EnsembleOpt
   if (!fs::is_regular_file(weights, ec))
     throw ConfigError("run " + member.id + " has no checkpoint " + weights.string() +
                       (options.checkpoint == "best" ? " (try --checkpoint last)" : ""));
-  const RunSpec spec = resolve_recorded_run(config, loader);
+  // The member's own normalization statistics (normalize stats = "train"), as it was trained.
+  const RunSpec spec = engine::with_recorded_statistics(resolve_recorded_run(config, loader), member.run_dir);
   engine::TrainSetup setup = engine::build_setup(spec);
   const std::shared_ptr<const Split> split =
       options.split == "test" ? setup.test : options.split == "val" ? setup.val : setup.train;
