@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <mutex>
 
+#include "xp/base/atomic_file.h"
+
 namespace xp::engine {
 
 namespace {
@@ -59,11 +61,16 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
     std::lock_guard<std::mutex> lock(gen.mutex());
     root.write("torch_rng", gen.get_state(), true);
   }
-  std::filesystem::create_directories(file.parent_path());
-  auto tmp = file;
-  tmp += ".tmp";
-  root.save_to(tmp.string());
-  std::filesystem::rename(tmp, file);
+  // Serialized in memory, then written by write_file_atomically: a full disk or a kill during the
+  // write leaves the previous checkpoint intact, and the error names the OS's reason (torch's own
+  // file writer reports neither).
+  std::string bytes;
+  root.save_to([&bytes](const void* data, size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  create_directories_or_throw(file.parent_path(), "checkpoint folder");
+  write_file_atomically(file, bytes, "checkpoint");
 }
 
 void load_model_weights(const std::filesystem::path& file, torch::nn::Module& model, const torch::Device& map_location) {
