@@ -96,13 +96,19 @@ int run(const std::vector<std::string>& args) {
   bool from_marker = false;
   if (!marker.empty() && resume.empty()) {
     if (auto m = read_requeue_marker(marker)) {
-      if (m->run_index >= specs.size())
+      if (m->run_index > specs.size() || (m->run_index == specs.size() && m->run_id != kNoRun))
         throw ConfigError("requeue marker " + marker.string() + " names run " + std::to_string(m->run_index + 1) +
                           " but the experiment has " + std::to_string(specs.size()) + " runs; remove it to start over");
-      std::cout << "requeued Slurm job: resuming run " << m->run_id << " (marker " << marker.string() << ")\n";
-      resume = m->run_id;
       first_run = m->run_index;
       from_marker = true;
+      if (m->run_id == kNoRun) {
+        std::cout << "requeued Slurm job: starting at run " << first_run + 1 << " of " << specs.size() << " (marker "
+                  << marker.string() << ")\n";
+        specs.erase(specs.begin(), specs.begin() + static_cast<std::ptrdiff_t>(first_run));
+      } else {
+        std::cout << "requeued Slurm job: resuming run " << m->run_id << " (marker " << marker.string() << ")\n";
+        resume = m->run_id;
+      }
     }
   }
   std::vector<RunSpec> later_specs;  // with a requeue marker: the runs after the resumed one
@@ -133,7 +139,6 @@ int run(const std::vector<std::string>& args) {
       specs = later_specs;
       first_run += 1;
       resume.clear();
-      if (specs.empty()) std::filesystem::remove(marker);
     } else {
       if (record.status == RunStatus::Finished)
         throw ConfigError("run " + record.id + " has already finished; nothing to resume");
@@ -144,11 +149,28 @@ int run(const std::vector<std::string>& args) {
     }
   }
 
+  // With requeueing, the marker always says where a restarted job picks up: the interrupted run,
+  // or (kNoRun) the first run not yet done, so finished runs are never trained twice.
+  const bool track = !marker.empty() && (resume.empty() || from_marker);
+  auto requeue_at = [&](const std::string& run_id, size_t index) {
+    write_requeue_marker(marker, {run_id, index});
+    const std::string why = request_slurm_requeue();
+    const std::string what = run_id == kNoRun ? "starts at run " + std::to_string(index + 1) : "resumes run " + run_id;
+    if (why.empty())
+      std::cout << "requeued Slurm job " << marker.filename().string() << "; it " << what << " when it starts again\n";
+    else
+      std::cerr << "warning: could not requeue the job (" << why << "); the marker " << marker.string()
+                << " still makes a restarted job with the same command line " << what << "\n";
+  };
+
   install_stop_handlers();
   int failed = 0;
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto& spec = specs[i];
-    if (stop_requested()) break;
+    if (stop_requested()) {  // between two runs
+      if (track && stopped_by_sigterm()) requeue_at(kNoRun, first_run + i);
+      break;
+    }
     if (i > 0) {  // only the first run can be the resumed one
       request.resume_run_id.clear();
       request.resume_dir.clear();
@@ -162,6 +184,7 @@ int run(const std::vector<std::string>& args) {
     } catch (const std::exception& e) {
       std::cerr << "error: run failed: " << e.what() << "\n";
       ++failed;
+      if (track) write_requeue_marker(marker, {kNoRun, first_run + i + 1});
       continue;
     }
     const auto& r = outcome.result;
@@ -172,20 +195,11 @@ int run(const std::vector<std::string>& args) {
     std::cout << "  (all metrics: xp show " << outcome.run_id << ")\n";
     if (r.status == RunStatus::Interrupted) {
       std::cout << "interrupted; continue with: xp run --resume " << outcome.run_id << "\n";
-      if (!marker.empty() && stopped_by_sigterm() && (resume.empty() || from_marker)) {
-        write_requeue_marker(marker, {outcome.run_id, first_run + i});
-        const std::string why = request_slurm_requeue();
-        if (why.empty())
-          std::cout << "requeued Slurm job " << marker.filename().string() << "; it resumes run " << outcome.run_id
-                    << " when it starts again\n";
-        else
-          std::cerr << "warning: could not requeue the job (" << why << "); the marker " << marker.string()
-                    << " still makes a restarted job resume run " << outcome.run_id << "\n";
-      }
+      if (track && stopped_by_sigterm()) requeue_at(outcome.run_id, first_run + i);
       registry->flush();
       return stop_exit_code();
     }
-    if (!marker.empty()) std::filesystem::remove(marker);  // done with the requeued run
+    if (track) write_requeue_marker(marker, {kNoRun, first_run + i + 1});
     if (r.status != RunStatus::Finished) {
       std::cerr << "error: " << r.message << "\n";
       ++failed;
@@ -193,6 +207,7 @@ int run(const std::vector<std::string>& args) {
   }
   registry->flush();
   if (stop_requested()) return stop_exit_code();
+  if (track) std::filesystem::remove(marker);  // every run done: a new job with this id starts afresh
   return failed ? kRunFailed : kOk;
 }
 

@@ -9,6 +9,8 @@
 // run's id is written to <registry folder>/requeue/<SLURM_JOB_ID> and `scontrol requeue` is asked
 // to put the job back in the queue; when the job starts again with the same command line, the
 // same run is resumed instead of a new one being started, and the experiment's remaining runs follow.
+// After each run the marker moves on to the next one, so a restarted job never trains a finished
+// run again; it is removed when every run is done.
 
 #include <atomic>
 #include <filesystem>
@@ -28,8 +30,11 @@ bool stopped_by_sigterm();
 // Where a requeued Slurm job finds the run it should resume; empty outside Slurm.
 std::filesystem::path requeue_marker(const std::filesystem::path& registry_path);
 
+// The marker's run id when no run was in progress: the job restarts at `run_index`, afresh.
+inline constexpr const char* kNoRun = "-";
+
 struct RequeueMarker {
-  std::string run_id;
+  std::string run_id;  // the interrupted run to resume, or kNoRun
   size_t run_index = 0;  // position of the run among the experiment's runs
 };
 std::optional<RequeueMarker> read_requeue_marker(const std::filesystem::path& marker);

@@ -73,18 +73,37 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
   write_file_atomically(file, bytes, "checkpoint");
 }
 
-void load_model_weights(const std::filesystem::path& file, torch::nn::Module& model, const torch::Device& map_location) {
-  if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
-  torch::serialize::InputArchive root;
-  root.load_from(file.string(), map_location);
-  torch::serialize::InputArchive model_archive;
-  root.read("model", model_archive);
-  model.load(model_archive);
+namespace {
+
+// Torch's message for a truncated or foreign file is a wall of C++ frames ("PytorchStreamReader
+// failed reading zip archive: failed finding central directory" + a backtrace); keep its first
+// line and say which file, and what that means.
+[[noreturn]] void unreadable(const std::filesystem::path& file, const std::exception& e) {
+  std::string why = e.what();
+  why = why.substr(0, why.find('\n'));
+  throw std::runtime_error("cannot read checkpoint '" + file.string() + "': " + why +
+                           " (the file is truncated, corrupt or not an xp checkpoint)");
 }
 
-LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
-                          const torch::Device& map_location) {
+}  // namespace
+
+void load_model_weights(const std::filesystem::path& file, torch::nn::Module& model, const torch::Device& map_location) {
   if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
+  try {
+    torch::serialize::InputArchive root;
+    root.load_from(file.string(), map_location);
+    torch::serialize::InputArchive model_archive;
+    root.read("model", model_archive);
+    model.load(model_archive);
+  } catch (const c10::Error& e) {
+    unreadable(file, e);
+  }
+}
+
+namespace {
+
+LoopState load_checkpoint_parts(const std::filesystem::path& file, const CheckpointParts& parts,
+                                const torch::Device& map_location) {
   torch::serialize::InputArchive root;
   root.load_from(file.string(), map_location);
   torch::serialize::InputArchive model_archive;
@@ -128,6 +147,18 @@ LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointPar
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(rng.cpu());
   return s;
+}
+
+}  // namespace
+
+LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
+                          const torch::Device& map_location) {
+  if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
+  try {
+    return load_checkpoint_parts(file, parts, map_location);
+  } catch (const c10::Error& e) {
+    unreadable(file, e);
+  }
 }
 
 }  // namespace xp::engine
