@@ -22,6 +22,7 @@
 #include "plugin_loader.h"
 #include "preview_grid.h"
 #include "xp/base/suggest.h"
+#include "xp/base/atomic_file.h"
 #include "xp/errors.h"
 
 namespace xp::cli {
@@ -189,13 +190,19 @@ int preview_command(const std::vector<std::string>& args) {
   if (rows.empty()) throw ConfigError(file + ": no readable sample in the train split of " + name);
 
   const auto grid = preview::render_grid(rows, find_normalize(spec.augment));
-  bool written = false;
+  // Encoded in memory, then written atomically: the file error names the OS's reason, and an
+  // unknown extension is a usage error of its own.
+  std::vector<uchar> encoded;
+  std::string ext = std::filesystem::path(out).extension().string();
   try {
-    written = cv::imwrite(out, grid.image);
-  } catch (const cv::Exception& e) {
-    throw UsageError("cannot write '" + out + "': " + e.what());
+    if (ext.empty() || !cv::imencode(ext, grid.image, encoded))
+      throw UsageError("cannot write '" + out + "': no image format for the extension '" + ext +
+                       "' (use .png or .jpg)");
+  } catch (const cv::Exception&) {
+    throw UsageError("cannot write '" + out + "': no image format for the extension '" + ext + "' (use .png or .jpg)");
   }
-  if (!written) throw UsageError("cannot write '" + out + "'");
+  write_file_atomically(out, std::string_view(reinterpret_cast<const char*>(encoded.data()), encoded.size()),
+                        "preview image");
 
   std::string pipeline;
   for (const auto& t : transforms) pipeline += (pipeline.empty() ? "" : ", ") + t;

@@ -24,6 +24,7 @@
 #include "xp/base/suggest.h"
 #include "text_table.h"
 #include "xp/base/sha256.h"
+#include "xp/base/atomic_file.h"
 #include "xp/errors.h"
 #include "xp/version.h"
 
@@ -234,8 +235,9 @@ int ensemble(const std::vector<std::string>& args) {
     info.run_dir = (default_run_root(registry_path) / experiment / "{id}").string();
     ensemble_id = registry.begin(info);
     ensemble_dir = registry.get_run(ensemble_id)->info.run_dir;
-    fs::create_directories(ensemble_dir);
-    std::ofstream(ensemble_dir / "config.toml") << "# ensemble of " << ids.size() << " runs\n" << info.config_text;
+    create_directories_or_throw(ensemble_dir, "ensemble folder");
+    write_file_atomically(ensemble_dir / "config.toml",
+                          "# ensemble of " + std::to_string(ids.size()) + " runs\n" + info.config_text, "ensemble config");
     {
       registry::TextTable t([&] {
         std::vector<std::string> h = {"id", "experiment", "variant", "seed", "weight", "run_dir"};
@@ -249,7 +251,7 @@ int ensemble(const std::vector<std::string>& args) {
         for (const auto& m : scores.metric_names) row.push_back(registry::format_value(scores.members[i].at(m), 10));
         t.add_row(row);
       }
-      std::ofstream(ensemble_dir / "members.csv") << t.csv();
+      write_file_atomically(ensemble_dir / "members.csv", t.csv(), "ensemble members table");
     }
     registry.add_artifact(ensemble_id, (ensemble_dir / "config.toml").string(), "config");
     registry.add_artifact(ensemble_id, (ensemble_dir / "members.csv").string(), "members");

@@ -19,8 +19,7 @@ std::string describe_range(const ParamSpec& p) {
     os << "one of ";
     for (size_t i = 0; i < p.choices.size(); ++i) os << (i ? ", " : "") << p.choices[i].to_string();
   } else if (p.min || p.max) {
-    os << "[" << (p.min ? Value(*p.min).to_string() : "-inf") << ", " << (p.max ? Value(*p.max).to_string() : "inf")
-       << "]";
+    os << p.range_text();
   } else if (!p.plugin_kind.empty()) {
     os << "a " << p.plugin_kind << " plugin table";
   }

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -13,18 +12,17 @@
 #include "engine/experiment_runner.h"
 #include "options.h"
 #include "plugin_loader.h"
+#include "preemption.h"
 #include "run_registry.h"
 #include "xp/errors.h"
 
 namespace xp::cli {
 namespace {
 
-std::atomic<bool> g_interrupted{false};
-
-extern "C" void on_sigint(int) {
-  // First Ctrl-C: finish the current step, save, mark interrupted. A second one kills at once.
-  g_interrupted.store(true);
-  std::signal(SIGINT, SIG_DFL);
+bool requeue_requested(const po::variables_map& vm) {
+  if (vm.count("requeue-on-term")) return true;
+  const char* env = std::getenv("XP_REQUEUE");
+  return env && *env && std::string(env) != "0";
 }
 
 int run(const std::vector<std::string>& args) {
@@ -37,13 +35,17 @@ int run(const std::vector<std::string>& args) {
       "registry", po::value(&registry_option), "run registry (default $XP_REGISTRY or xp-runs/registry.db)")(
       "resume", po::value(&resume), "continue an interrupted run: its id (or unique prefix) or its folder")(
       "tag", po::value<std::vector<std::string>>()->composing(), "record KEY=VALUE (or KEY) as a tag of every run (repeatable)")(
+      "requeue-on-term", "under Slurm: on SIGTERM save, ask `scontrol requeue`, and resume the same run when the "
+                         "job restarts (also XP_REQUEUE=1)")(
       "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder");
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
   const std::string usage =
       "xp run EXPERIMENT.toml [--set K=V ...] [--variant V ...] [--seeds 1,2] [--tag K=V ...] [--registry PATH]\n"
-      "       xp run --resume RUN_ID_OR_DIR [EXPERIMENT.toml]";
+      "       xp run --resume RUN_ID_OR_DIR [EXPERIMENT.toml]\n"
+      "exit codes: 0 all runs finished, 1 a run failed, 2 configuration error, 130 interrupted (SIGINT),\n"
+      "            143 stopped by SIGTERM (checkpoint written, run resumable)";
   if (!parse_options(usage, desc, pos, args, vm)) return kOk;
 
   ExperimentOptions options;
@@ -76,7 +78,7 @@ int run(const std::vector<std::string>& args) {
   engine::RunRequest request;
   request.runs_root = default_run_root(registry_path);
   request.command_line = command_line;
-  request.interrupt = &g_interrupted;
+  request.interrupt = interrupt_flag();
   request.tty = ::isatty(STDOUT_FILENO) != 0;
   if (vm.count("tag"))
     for (const auto& t : vm["tag"].as<std::vector<std::string>>()) {
@@ -85,6 +87,31 @@ int run(const std::vector<std::string>& args) {
       if (key.empty()) throw ConfigError("--tag " + t + ": expected KEY=VALUE or KEY");
       request.tags[key] = eq == std::string::npos ? "" : t.substr(eq + 1);
     }
+
+  // A Slurm job that xp requeued on SIGTERM starts again with the same command line: resume the
+  // run it was in, then go on with the runs after it.
+  const bool requeue = requeue_requested(vm);
+  const auto marker = requeue ? requeue_marker(registry_path) : std::filesystem::path();
+  size_t first_run = 0;
+  bool from_marker = false;
+  if (!marker.empty() && resume.empty()) {
+    if (auto m = read_requeue_marker(marker)) {
+      if (m->run_index > specs.size() || (m->run_index == specs.size() && m->run_id != kNoRun))
+        throw ConfigError("requeue marker " + marker.string() + " names run " + std::to_string(m->run_index + 1) +
+                          " but the experiment has " + std::to_string(specs.size()) + " runs; remove it to start over");
+      first_run = m->run_index;
+      from_marker = true;
+      if (m->run_id == kNoRun) {
+        std::cout << "requeued Slurm job: starting at run " << first_run + 1 << " of " << specs.size() << " (marker "
+                  << marker.string() << ")\n";
+        specs.erase(specs.begin(), specs.begin() + static_cast<std::ptrdiff_t>(first_run));
+      } else {
+        std::cout << "requeued Slurm job: resuming run " << m->run_id << " (marker " << marker.string() << ")\n";
+        resume = m->run_id;
+      }
+    }
+  }
+  std::vector<RunSpec> later_specs;  // with a requeue marker: the runs after the resumed one
 
   if (!resume.empty()) {
     RunRecord record = registry->find_run(resume);
@@ -102,18 +129,53 @@ int run(const std::vector<std::string>& args) {
                         " runs of " + file + " (with these --set/--variant/--seeds) has its configuration (sha256 " +
                         record.info.config_hash.substr(0, 12) + "); the experiment file changed since, or pass the "
                         "same --set options as the original run");
-    if (record.status == RunStatus::Finished)
-      throw ConfigError("run " + record.id + " has already finished; nothing to resume");
-    specs = {*match};
-    request.resume_run_id = record.id;
-    request.resume_dir = record.info.run_dir;
+    if (from_marker) later_specs.assign(specs.begin() + first_run + 1, specs.end());
+    if (from_marker && &specs[first_run] != match)
+      throw ConfigError("requeue marker " + marker.string() + ": run " + record.id +
+                        " does not have the configuration of run " + std::to_string(first_run + 1) +
+                        " of the experiment; remove the marker to start over");
+    if (record.status == RunStatus::Finished && from_marker) {
+      // The job was stopped after the run finished but before the marker was removed.
+      specs = later_specs;
+      first_run += 1;
+      resume.clear();
+    } else {
+      if (record.status == RunStatus::Finished)
+        throw ConfigError("run " + record.id + " has already finished; nothing to resume");
+      specs = {*match};
+      specs.insert(specs.end(), later_specs.begin(), later_specs.end());
+      request.resume_run_id = record.id;
+      request.resume_dir = record.info.run_dir;
+    }
   }
 
-  std::signal(SIGINT, on_sigint);
+  // With requeueing, the marker always says where a restarted job picks up: the interrupted run,
+  // or (kNoRun) the first run not yet done, so finished runs are never trained twice.
+  const bool track = !marker.empty() && (resume.empty() || from_marker);
+  auto requeue_at = [&](const std::string& run_id, size_t index) {
+    write_requeue_marker(marker, {run_id, index});
+    const std::string why = request_slurm_requeue();
+    const std::string what = run_id == kNoRun ? "starts at run " + std::to_string(index + 1) : "resumes run " + run_id;
+    if (why.empty())
+      std::cout << "requeued Slurm job " << marker.filename().string() << "; it " << what << " when it starts again\n";
+    else
+      std::cerr << "warning: could not requeue the job (" << why << "); the marker " << marker.string()
+                << " still makes a restarted job with the same command line " << what << "\n";
+  };
+
+  install_stop_handlers();
   int failed = 0;
-  for (const auto& spec : specs) {
-    if (g_interrupted) break;
-    if (!spec.output.empty() && resume.empty()) request.runs_root = std::filesystem::absolute(spec.output);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& spec = specs[i];
+    if (stop_requested()) {  // between two runs
+      if (track && stopped_by_sigterm()) requeue_at(kNoRun, first_run + i);
+      break;
+    }
+    if (i > 0) {  // only the first run can be the resumed one
+      request.resume_run_id.clear();
+      request.resume_dir.clear();
+    }
+    if (!spec.output.empty() && request.resume_run_id.empty()) request.runs_root = std::filesystem::absolute(spec.output);
     engine::RunOutcome outcome;
     try {
       outcome = engine::run_one(spec, *registry, request);
@@ -122,6 +184,7 @@ int run(const std::vector<std::string>& args) {
     } catch (const std::exception& e) {
       std::cerr << "error: run failed: " << e.what() << "\n";
       ++failed;
+      if (track) write_requeue_marker(marker, {kNoRun, first_run + i + 1});
       continue;
     }
     const auto& r = outcome.result;
@@ -132,15 +195,19 @@ int run(const std::vector<std::string>& args) {
     std::cout << "  (all metrics: xp show " << outcome.run_id << ")\n";
     if (r.status == RunStatus::Interrupted) {
       std::cout << "interrupted; continue with: xp run --resume " << outcome.run_id << "\n";
-      return kInterrupted;
+      if (track && stopped_by_sigterm()) requeue_at(outcome.run_id, first_run + i);
+      registry->flush();
+      return stop_exit_code();
     }
+    if (track) write_requeue_marker(marker, {kNoRun, first_run + i + 1});
     if (r.status != RunStatus::Finished) {
       std::cerr << "error: " << r.message << "\n";
       ++failed;
     }
   }
   registry->flush();
-  if (g_interrupted) return kInterrupted;
+  if (stop_requested()) return stop_exit_code();
+  if (track) std::filesystem::remove(marker);  // every run done: a new job with this id starts afresh
   return failed ? kRunFailed : kOk;
 }
 

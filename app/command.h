@@ -13,7 +13,7 @@ enum ExitCode : int {
   kOk = 0,
   kRunFailed = 1,    // a run failed, diverged or crashed; a benchmark missed nothing: 0
   kUsage = 2,        // bad command line or bad configuration (TOML, unknown plugin/parameter)
-  kInterrupted = 130,
+  kInterrupted = 130,  // SIGINT; SIGTERM gives 143 (128 + signal, see preemption.h)
 };
 
 struct Command {

@@ -29,7 +29,8 @@ void print_help() {
     std::string pad(c.name.size() < 12 ? 12 - c.name.size() : 1, ' ');
     std::cout << "  " << c.name << pad << c.summary << "\n";
   }
-  std::cout << "\nexit codes: 0 success, 1 a run failed, 2 usage or configuration error, 130 interrupted\n";
+  std::cout << "\nexit codes: 0 success, 1 a run failed, 2 usage or configuration error, 130 interrupted (SIGINT),\n"
+            << "            143 stopped by SIGTERM (run checkpointed, resumable with xp run --resume)\n";
 }
 
 void print_version() {

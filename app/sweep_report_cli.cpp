@@ -9,6 +9,7 @@
 #include "xp/base/suggest.h"
 #include "sweep_page.h"
 #include "sweep_report.h"
+#include "xp/base/atomic_file.h"
 #include "xp/errors.h"
 
 namespace xp::cli {
@@ -35,8 +36,7 @@ int report_sweep(const SweepReportRequest& request, std::ostream& os) {
   const std::string toml = write_sweep_report(os, sweep, config, trials, request.top);
   if (!request.best_config.empty() && toml.empty()) os << "(no completed trial: " << request.best_config << " not written)\n";
   if (!request.best_config.empty() && !toml.empty()) {
-    std::ofstream f(request.best_config);
-    if (!(f << toml)) throw UsageError("cannot write '" + request.best_config + "'");
+    write_file_atomically(request.best_config, toml, "best configuration");
     os << "wrote " << request.best_config << "\n";
   }
   if (!request.html.empty()) {

@@ -1,5 +1,7 @@
 #include "xp/schema.h"
 
+#include <cmath>
+
 #include "xp/errors.h"
 
 namespace xp {
@@ -103,10 +105,30 @@ Schema& Schema::choices(std::vector<Value> allowed) {
   last().choices = std::move(allowed);
   return *this;
 }
+Schema& Schema::allow_nonfinite() {
+  last().finite = false;
+  return *this;
+}
 Schema& Schema::optional() {
   last().required = false;
   last().default_value = Value();
   return *this;
+}
+
+std::string ParamSpec::range_text() const {
+  return "[" + (min ? Value(*min).to_string() : std::string("-inf")) + ", " +
+         (max ? Value(*max).to_string() : std::string("inf")) + "]";
+}
+
+std::string ParamSpec::number_problem(double v) const {
+  if (std::isnan(v)) {
+    if (finite) return "is not a number (nan); it must be a finite number";
+    return "";  // nan has no place in a range: allowed only where nonfinite values are
+  }
+  if (std::isinf(v) && finite) return "is infinite; it must be a finite number" +
+                                      std::string(min || max ? " in " + range_text() : "");
+  if ((min && v < *min) || (max && v > *max)) return "is out of range " + range_text();
+  return "";
 }
 
 const ParamSpec* Schema::find(const std::string& name) const {

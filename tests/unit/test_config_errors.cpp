@@ -1,5 +1,8 @@
 // Every kind of mistake in an experiment file is a ConfigError at file:line:col, with a suggestion
 // where a name was mistyped.
+#include <cmath>
+#include <limits>
+
 #include "test_config_support.h"
 
 using xp::ExperimentOptions;
@@ -90,6 +93,39 @@ TEST_CASE("config errors: out of range and not one of the choices") {
         "e.toml:2:15: [train.optimizer]: 'betas' = 1.5 is out of range [0.0, 1.0]");
   CHECK(error_of("[[train.stages]]\nepochs = 1\n[[train.stages]]\nepochs = -2\n") ==
         "e.toml:4:10: [train.stages[1]]: 'epochs' = -2 is out of range [1.0, inf]");
+}
+
+TEST_CASE("config errors: nan and inf are refused for every number, with or without a range") {
+  // Ranged: NaN compares false with both bounds, so a plain range check would let it through.
+  CHECK(error_of("[loss]\nplugin = \"test_constant\"\nvalue = nan\n") ==
+        "e.toml:3:9: loss 'test_constant': 'value' = nan is not a number (nan); it must be a finite number");
+  CHECK(error_of("[train.optimizer]\nlr = inf\n") ==
+        "e.toml:2:6: [train.optimizer]: 'lr' = inf is infinite; it must be a finite number in [0.0, inf]");
+  CHECK(error_of("[train.optimizer]\nweight_decay = -nan\n").find("'weight_decay' = nan is not a number") !=
+        std::string::npos);
+  CHECK(error_of("[train.optimizer]\nbetas = [0.9, +inf]\n") ==
+        "e.toml:2:15: [train.optimizer]: 'betas' = inf is infinite; it must be a finite number in [0.0, 1.0]");
+  // --set values are TOML too, and land in the same check.
+  ExperimentOptions o;
+  o.sets = {"train.optimizer.lr=nan"};
+  CHECK(error_of("[loss]\nplugin = \"test_constant\"\n", o) ==
+        "--set train.optimizer.lr=nan: [train.optimizer]: 'lr' = nan is not a number (nan); it must be a finite "
+        "number");
+}
+
+TEST_CASE("schema: number_problem is the one rule every plugin's numbers pass") {
+  xp::Schema s;
+  s.add_float("free", 0.0, "no range").add_float("p", 0.5, "probability").range(0.0, 1.0)
+      .add_float("clip", 0.0, "inf = no clipping").min(0.0).allow_nonfinite();
+  const auto& free = *s.find("free");
+  CHECK(free.number_problem(1e300) == "");
+  CHECK(free.number_problem(-std::numeric_limits<double>::infinity()) == "is infinite; it must be a finite number");
+  CHECK(free.number_problem(std::nan("")) == "is not a number (nan); it must be a finite number");
+  CHECK(s.find("p")->number_problem(1.0) == "");
+  CHECK(s.find("p")->number_problem(1.0000001) == "is out of range [0.0, 1.0]");
+  const auto& clip = *s.find("clip");
+  CHECK(clip.number_problem(std::numeric_limits<double>::infinity()) == "");
+  CHECK(clip.number_problem(-std::numeric_limits<double>::infinity()) == "is out of range [0.0, inf]");
 }
 
 TEST_CASE("config errors: full experiments need data, model and loss") {

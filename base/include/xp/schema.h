@@ -8,6 +8,10 @@
 //         .add_float("alpha", 0.25, "weight of the positive class").range(0.0, 1.0)
 //         .add_string("reduction", "mean", "how to reduce").choices({"mean", "sum"});
 //   }
+//
+// Every number is checked once, here, for all plugins: NaN and +-inf are refused for every Int,
+// Float and list element (a learning rate of `nan` parses as TOML but can only corrupt a run),
+// unless the parameter says .allow_nonfinite() (e.g. a clipping bound where `inf` means "none").
 
 #include <memory>
 #include <optional>
@@ -43,10 +47,17 @@ struct ParamSpec {
   Value default_value;  // None when required
   bool required = false;
   std::optional<double> min, max;  // inclusive range for Int/Float and every element of lists
+  bool finite = true;              // NaN and +-inf refused (Schema::allow_nonfinite() lifts it)
   std::vector<Value> choices;      // allowed values (empty = any)
   std::string plugin_kind;         // for Plugin / PluginList
   std::shared_ptr<const Schema> section;  // for Section / SectionList
   std::string doc;
+
+  // Why the number `v` is not an allowed value of this parameter (or of one element of a list
+  // parameter): "is not a finite number", "is out of range [0, 1]"; empty when it is allowed.
+  std::string number_problem(double v) const;
+  // "[0, 1]", "[0, inf]": the inclusive range, for messages and `xp plugins show`.
+  std::string range_text() const;
 };
 
 class Schema {
@@ -76,6 +87,7 @@ class Schema {
   Schema& max(double hi);
   Schema& choices(std::vector<Value> allowed);
   Schema& optional();  // no default, may be absent (Params::has() tells)
+  Schema& allow_nonfinite();  // accept nan/inf (the range, when set, still applies to inf)
 
   // Metric plugins: the names compute() reports, glob patterns allowed ("top*", "f1_class_*").
   // `xp validate` checks the monitors of [train] (checkpoint, early stopping, console) against

@@ -22,16 +22,13 @@ bool same_value(const Value& a, const Value& b) {
   return a == b;
 }
 
-std::string range_text(const ParamSpec& spec) {
-  return "[" + (spec.min ? Value(*spec.min).to_string() : std::string("-inf")) + ", " +
-         (spec.max ? Value(*spec.max).to_string() : std::string("inf")) + "]";
-}
-
 // Range and choices of one scalar (a parameter, or one element of a list parameter).
 void check_allowed(const std::string& label, const ParamSpec& spec, const Value& v, const Node& node) {
-  if (v.is_number() && ((spec.min && v.as_float() < *spec.min) || (spec.max && v.as_float() > *spec.max)))
-    throw ConfigError(label + ": '" + spec.name + "' = " + v.to_string() + " is out of range " + range_text(spec),
-                      node.where);
+  if (v.is_number()) {
+    const std::string problem = spec.number_problem(v.as_float());
+    if (!problem.empty())
+      throw ConfigError(label + ": '" + spec.name + "' = " + v.to_string() + " " + problem, node.where);
+  }
   if (spec.choices.empty()) return;
   for (const auto& c : spec.choices)
     if (same_value(c, v)) return;

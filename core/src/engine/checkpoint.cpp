@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <mutex>
 
+#include "xp/base/atomic_file.h"
+
 namespace xp::engine {
 
 namespace {
@@ -59,25 +61,49 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
     std::lock_guard<std::mutex> lock(gen.mutex());
     root.write("torch_rng", gen.get_state(), true);
   }
-  std::filesystem::create_directories(file.parent_path());
-  auto tmp = file;
-  tmp += ".tmp";
-  root.save_to(tmp.string());
-  std::filesystem::rename(tmp, file);
+  // Serialized in memory, then written by write_file_atomically: a full disk or a kill during the
+  // write leaves the previous checkpoint intact, and the error names the OS's reason (torch's own
+  // file writer reports neither).
+  std::string bytes;
+  root.save_to([&bytes](const void* data, size_t size) {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  create_directories_or_throw(file.parent_path(), "checkpoint folder");
+  write_file_atomically(file, bytes, "checkpoint");
 }
+
+namespace {
+
+// Torch's message for a truncated or foreign file is a wall of C++ frames ("PytorchStreamReader
+// failed reading zip archive: failed finding central directory" + a backtrace); keep its first
+// line and say which file, and what that means.
+[[noreturn]] void unreadable(const std::filesystem::path& file, const std::exception& e) {
+  std::string why = e.what();
+  why = why.substr(0, why.find('\n'));
+  throw std::runtime_error("cannot read checkpoint '" + file.string() + "': " + why +
+                           " (the file is truncated, corrupt or not an xp checkpoint)");
+}
+
+}  // namespace
 
 void load_model_weights(const std::filesystem::path& file, torch::nn::Module& model, const torch::Device& map_location) {
   if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
-  torch::serialize::InputArchive root;
-  root.load_from(file.string(), map_location);
-  torch::serialize::InputArchive model_archive;
-  root.read("model", model_archive);
-  model.load(model_archive);
+  try {
+    torch::serialize::InputArchive root;
+    root.load_from(file.string(), map_location);
+    torch::serialize::InputArchive model_archive;
+    root.read("model", model_archive);
+    model.load(model_archive);
+  } catch (const c10::Error& e) {
+    unreadable(file, e);
+  }
 }
 
-LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
-                          const torch::Device& map_location) {
-  if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
+namespace {
+
+LoopState load_checkpoint_parts(const std::filesystem::path& file, const CheckpointParts& parts,
+                                const torch::Device& map_location) {
   torch::serialize::InputArchive root;
   root.load_from(file.string(), map_location);
   torch::serialize::InputArchive model_archive;
@@ -121,6 +147,18 @@ LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointPar
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(rng.cpu());
   return s;
+}
+
+}  // namespace
+
+LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
+                          const torch::Device& map_location) {
+  if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
+  try {
+    return load_checkpoint_parts(file, parts, map_location);
+  } catch (const c10::Error& e) {
+    unreadable(file, e);
+  }
 }
 
 }  // namespace xp::engine

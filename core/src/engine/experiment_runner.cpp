@@ -8,11 +8,13 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include <torch/cuda.h>
 #include <torch/version.h>
 
 #include "engine/normalization_stats.h"
+#include "xp/base/atomic_file.h"
 #include "xp/errors.h"
 #include "xp/plugin_registry.h"
 #include "xp/rng.h"
@@ -191,11 +193,18 @@ RunOutcome run_one(const RunSpec& spec, RunRecorder& recorder, const RunRequest&
     info.run_dir = (parent / "{id}").string();
     outcome.run_id = recorder.begin(info);
     outcome.run_dir = parent / outcome.run_id;
-    fs::create_directories(outcome.run_dir);
-    std::ofstream(outcome.run_dir / "config.toml") << "# experiment " << spec.experiment
-                                                   << (spec.variant.empty() ? "" : ", variant " + spec.variant)
-                                                   << ", seed " << spec.seed << ", sha256 " << spec.hash << "\n"
-                                                   << spec.canonical;
+    try {
+      create_directories_or_throw(outcome.run_dir, "run folder");
+      std::ostringstream config;
+      config << "# experiment " << spec.experiment << (spec.variant.empty() ? "" : ", variant " + spec.variant)
+             << ", seed " << spec.seed << ", sha256 " << spec.hash << "\n"
+             << spec.canonical;
+      write_file_atomically(outcome.run_dir / "config.toml", config.str(), "run config");
+    } catch (const std::exception& e) {
+      // Recorded already: say why it never started rather than leave it `running`.
+      recorder.finish(outcome.run_id, RunStatus::Failed, e.what());
+      throw;
+    }
     recorder.add_artifact(outcome.run_id, (outcome.run_dir / "config.toml").string(), "config");
   }
   std::ostream& out = *request.out;

@@ -7,22 +7,27 @@
 #include <set>
 #include <sstream>
 
+#include "xp/base/atomic_file.h"
+
 namespace xp::engine {
 
 namespace fs = std::filesystem;
 
 RunFiles::RunFiles(fs::path dir) : dir_(std::move(dir)) {
   if (dir_.empty()) return;
-  fs::create_directories(dir_);
-  log_.open(log_path(), std::ios::app);
+  create_directories_or_throw(dir_, "run folder");
 }
 
 void RunFiles::log(const std::string& line) {
-  if (!log_.is_open()) return;
+  if (dir_.empty()) return;
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
-  log_ << std::put_time(&tm, "%Y-%m-%d %H:%M:%S") << "  " << line << "\n" << std::flush;
+  std::ostringstream os;
+  os << std::put_time(&tm, "%Y-%m-%d %H:%M:%S") << "  " << line << "\n";
+  // One append per line, checked: a full disk ends the run with the OS's reason instead of
+  // silently dropping the log.
+  append_to_file(log_path(), os.str(), "run log");
 }
 
 void RunFiles::add_skipped(const std::string& split, int64_t epoch, int64_t index, const std::string& source,
@@ -37,13 +42,14 @@ void RunFiles::add_skipped(const std::string& split, int64_t epoch, int64_t inde
 
 void RunFiles::write_skipped_report() const {
   if (dir_.empty()) return;
-  std::ofstream out(skipped_report_path(), std::ios::trunc);
+  std::ostringstream out;
   out << "# samples the loader skipped because the dataset could not read them (xp::BadSample)\n";
   out << "# " << skipped_.size() << " distinct samples\n";
   out << "split\tindex\ttimes\tfirst_epoch\tsource\treason\n";
   for (const auto& s : skipped_)
     out << s.split << "\t" << s.index << "\t" << s.times << "\t" << s.first_epoch << "\t" << s.source << "\t"
         << s.reason << "\n";
+  write_file_atomically(skipped_report_path(), out.str(), "skipped-samples report");
 }
 
 void RunFiles::write_metrics(const std::vector<std::map<std::string, double>>& rows) const {
@@ -53,10 +59,8 @@ void RunFiles::write_metrics(const std::vector<std::map<std::string, double>>& r
   for (const auto& row : rows)
     for (const auto& [k, v] : row)
       if (seen.insert(k).second) columns.push_back(k);
-  auto tmp = metrics_path();
-  tmp += ".tmp";
+  std::ostringstream out;
   {
-    std::ofstream out(tmp, std::ios::trunc);
     for (size_t i = 0; i < columns.size(); ++i) out << (i ? "," : "") << columns[i];
     out << "\n" << std::setprecision(17);
     for (const auto& row : rows) {
@@ -68,7 +72,7 @@ void RunFiles::write_metrics(const std::vector<std::map<std::string, double>>& r
       out << "\n";
     }
   }
-  fs::rename(tmp, metrics_path());
+  write_file_atomically(metrics_path(), out.str(), "metrics file");
 }
 
 std::vector<std::map<std::string, double>> RunFiles::read_metrics() const {

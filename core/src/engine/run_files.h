@@ -1,7 +1,8 @@
 #pragma once
 // The files of a run folder the engine writes: train.log (appended), metrics.csv (one row per
 // epoch, rewritten so that columns appearing later still line up) and skipped_samples.txt.
-// With an empty folder nothing is written.
+// With an empty folder nothing is written. Every write is checked (xp::FileError names the path
+// and the OS's reason) and the rewritten files are replaced atomically.
 
 #include <filesystem>
 #include <fstream>
@@ -36,7 +37,6 @@ class RunFiles {
     int64_t first_epoch = 0;
   };
   std::filesystem::path dir_;
-  std::ofstream log_;
   std::vector<Skip> skipped_;
 };
 

@@ -1,9 +1,11 @@
 #include "util/tfrecord_writer.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <stdexcept>
 
 #include "util/crc32c.h"
+#include "xp/base/atomic_file.h"
 
 namespace xp {
 
@@ -27,7 +29,7 @@ std::string tfrecord_frame(std::string_view data) {
 
 TFRecordWriter::TFRecordWriter(std::filesystem::path path) : path_(std::move(path)) {
   std::FILE* f = std::fopen(path_.c_str(), "wb");
-  if (!f) throw std::runtime_error("cannot create " + path_.string());
+  if (!f) throw FileError("create", path_, errno, "TensorBoard event file");
   std::fclose(f);
 }
 
@@ -41,11 +43,9 @@ TFRecordWriter::~TFRecordWriter() {
 
 void TFRecordWriter::flush() {
   if (buffer_.empty()) return;
-  std::FILE* f = std::fopen(path_.c_str(), "ab");
-  if (!f) throw std::runtime_error("cannot append to " + path_.string());
-  const size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), f);
-  const bool closed = std::fclose(f) == 0;
-  if (written != buffer_.size() || !closed) throw std::runtime_error("writing " + path_.string() + " failed");
+  // Checked, so a full disk is an error with the OS's reason rather than a silently shorter event
+  // file. A record torn by it is the file's last; readers verify the CRCs and stop there.
+  append_to_file(path_, buffer_, "TensorBoard event file");
   buffer_.clear();
 }
 
