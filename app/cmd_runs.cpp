@@ -21,17 +21,32 @@ namespace {
 constexpr size_t kMaxMetricColumns = 8;  // in the text table; csv and json carry all of them
 
 // The default columns: what a reader compares runs by, the monitored metric's best value
-// (best_<monitor>) and the test metrics, in that order. Runs without a summary (still running,
-// or recorded by an older xp) fall back to the last value of each per-epoch metric.
-std::vector<std::string> default_metric_columns(const std::vector<RunRecord>& runs) {
+// (best_<monitor>) and the test metrics. When the runs name the metrics of their epoch line
+// (train.console), the test metrics are those (test_ap, test_cal_ap, ...), not every variant the
+// metric plugins report. Runs without a summary (still running, or recorded by an older xp) fall
+// back to the last value of each per-epoch metric.
+std::vector<std::string> default_metric_columns(const std::vector<RunRecord>& runs, const std::string& console) {
+  std::vector<std::string> stems;  // "ap" from train.console = ["ap", "iou"]
+  for (size_t q = console.find('"'); q != std::string::npos; q = console.find('"', q + 1)) {
+    const size_t end = console.find('"', q + 1);
+    if (end == std::string::npos) break;
+    stems.push_back(console.substr(q + 1, end - q - 1));
+    q = end;
+  }
   std::set<std::string> best, test, finals;
   for (const auto& r : runs)
     for (const auto& n : r.summary_order) {
       if (n.rfind("best_", 0) == 0 && n != "best_epoch") best.insert(n);
-      if (n.rfind("test_", 0) == 0 && n != "test_epoch") test.insert(n);
+      if (n.rfind("test_", 0) != 0 || n == "test_epoch") continue;
+      if (stems.empty()) test.insert(n);
+      for (const auto& stem : stems)
+        if (n == "test_" + stem || n == "test_cal_" + stem) test.insert(n);
     }
   std::vector<std::string> names(best.begin(), best.end());
-  names.insert(names.end(), test.begin(), test.end());
+  for (const auto& stem : stems)  // in the order of the epoch line
+    for (const auto& n : {"test_" + stem, "test_cal_" + stem})
+      if (test.count(n)) names.push_back(n);
+  if (stems.empty()) names.insert(names.end(), test.begin(), test.end());
   if (!names.empty()) return names;
   for (const auto& r : runs)
     for (const auto& [n, v] : r.finals) finals.insert(n);
@@ -128,18 +143,24 @@ int runs(const std::vector<std::string>& args) {
   }
   bool csv = format == "csv";
   std::vector<std::string> metrics;
+  std::string console;  // the newest run's epoch-line metrics pick the default test columns
+  if (!found.empty())
+    if (auto newest = registry.get_run(found.front().id)) {
+      auto it = newest->info.params.find("train.console");
+      if (it != newest->info.params.end()) console = it->second;
+    }
   if (!columns.empty()) {
     metrics = chosen_columns(columns, found, registry.known_names(experiment).metrics);
   } else if (csv) {
     // csv carries every metric, the default columns first.
-    metrics = default_metric_columns(found);
+    metrics = default_metric_columns(found, console);
     std::set<std::string> all;
     for (const auto& r : found)
       for (const auto& [n, v] : r.metrics()) all.insert(n);
     for (const auto& n : all)
       if (std::find(metrics.begin(), metrics.end(), n) == metrics.end()) metrics.push_back(n);
   } else {
-    metrics = default_metric_columns(found);
+    metrics = default_metric_columns(found, console);
   }
   size_t shown = csv || !columns.empty() ? metrics.size() : std::min(metrics.size(), kMaxMetricColumns);
   std::vector<std::string> header = {"id", "experiment", "variant", "seed", "status", "start", "duration", "git"};
