@@ -1,4 +1,5 @@
 // xp diff RUN_A RUN_B: what differs between two runs, in configuration and in results.
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <set>
@@ -109,8 +110,17 @@ int diff(const std::vector<std::string>& args) {
     std::cout << "  (no metrics recorded)\n";
     return kOk;
   }
+  // final_X (the summary's copy of the last epoch) repeats X (the last recorded value of the
+  // per-epoch metric): one row each. The rest in reading order: best, test, then the others.
+  std::vector<std::string> shown;
+  for (const auto& n : names)
+    if (!(n.rfind("final_", 0) == 0 && names.count(n.substr(6)))) shown.push_back(n);
+  auto rank = [](const std::string& n) {
+    return n.rfind("best_", 0) == 0 ? 0 : n.rfind("test_", 0) == 0 ? 1 : n.rfind("val_", 0) == 0 ? 2 : 3;
+  };
+  std::stable_sort(shown.begin(), shown.end(), [&](const std::string& x, const std::string& y) { return rank(x) < rank(y); });
   registry::TextTable t({"metric", "a", "b", "b - a"});
-  for (const auto& n : names) {
+  for (const auto& n : shown) {
     auto ia = ma.find(n), ib = mb.find(n);
     std::optional<double> x, y, d;
     if (ia != ma.end()) x = ia->second;

@@ -5,15 +5,20 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include "command.h"
+#include "config/dry_build.h"
 #include "config/experiment.h"
 #include "engine/experiment_runner.h"
 #include "options.h"
 #include "plugin_loader.h"
 #include "preemption.h"
 #include "run_registry.h"
+#include "text_table.h"
 #include "xp/errors.h"
 
 namespace xp::cli {
@@ -23,6 +28,65 @@ bool requeue_requested(const po::variables_map& vm) {
   if (vm.count("requeue-on-term")) return true;
   const char* env = std::getenv("XP_REQUEUE");
   return env && *env && std::string(env) != "0";
+}
+
+// One line of the table a multi-run `xp run` ends with.
+struct RunSummaryRow {
+  std::string id, variant;
+  int64_t seed = 0;
+  std::string status;
+  std::map<std::string, double> summary;
+  std::string message;
+};
+
+RunSummaryRow summary_row(const RunSpec& spec, const engine::RunOutcome& outcome) {
+  return {outcome.run_id, spec.variant, spec.seed,
+          run_status_names()[static_cast<size_t>(outcome.result.status)], outcome.result.summary,
+          outcome.result.message};
+}
+
+// The metric a reader compares runs by: the checkpoint monitor's best value, and the test metric
+// of the same name when the runs were tested.
+std::pair<std::string, std::string> main_metrics(const RunSpec& spec) {
+  const std::string monitor = spec.train.get_section("checkpoint").get_string("monitor");
+  std::string test = monitor;
+  if (test.rfind("val_", 0) == 0) test = "test_" + test.substr(4);
+  return {"best_" + monitor, test == monitor ? "" : test};
+}
+
+// After several runs: a table of them (status and main metric) and the command that compares them.
+void print_summary(const std::vector<RunSummaryRow>& rows, const std::vector<RunSpec>& specs, std::ostream& out) {
+  if (rows.size() < 2 || specs.empty()) return;
+  const auto [best, test] = main_metrics(specs.front());
+  bool has_test = false;
+  for (const auto& r : rows) has_test |= !test.empty() && r.summary.count(test);
+  std::vector<std::string> header = {"run", "variant", "seed", "status", best};
+  if (has_test) header.push_back(test);
+  registry::TextTable table(header);
+  size_t ok = 0;
+  for (const auto& r : rows) {
+    ok += r.status == "finished";
+    auto value = [&](const std::string& k) -> std::optional<double> {
+      auto it = r.summary.find(k);
+      if (it == r.summary.end()) return std::nullopt;
+      return it->second;
+    };
+    std::vector<std::string> row = {r.id, r.variant.empty() ? "-" : r.variant, std::to_string(r.seed), r.status,
+                                    registry::format_value(value(best))};
+    if (has_test) row.push_back(registry::format_value(value(test)));
+    table.add_row(row);
+  }
+  out << "\n" << rows.size() << " runs of " << specs.front().experiment << ": " << ok << " finished\n"
+      << table.text();
+  std::set<std::string> variants;
+  for (const auto& r : rows) variants.insert(r.variant);
+  const RunSpec& spec = specs.front();
+  const std::string metric = !spec.report_metric.empty() ? spec.report_metric : has_test ? test : best.substr(5);
+  if (variants.size() > 1)
+    out << "compare the variants: xp report " << spec.experiment << " --metric " << metric
+        << (spec.baseline.empty() ? "" : " --baseline " + spec.baseline) << "\n";
+  else
+    out << "see them: xp runs --experiment " << specs.front().experiment << "\n";
 }
 
 int run(const std::vector<std::string>& args) {
@@ -37,7 +101,9 @@ int run(const std::vector<std::string>& args) {
       "tag", po::value<std::vector<std::string>>()->composing(), "record KEY=VALUE (or KEY) as a tag of every run (repeatable)")(
       "requeue-on-term", "under Slurm: on SIGTERM save, ask `scontrol requeue`, and resume the same run when the "
                          "job restarts (also XP_REQUEUE=1)")(
-      "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder");
+      "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder")(
+      "no-dry-build", "skip the dry build (one CPU batch per variant) that checks the experiment before any run "
+                      "is recorded");
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
@@ -60,8 +126,14 @@ int run(const std::vector<std::string>& args) {
   PluginLoader loader;
   std::vector<RunSpec> specs;
   if (!file.empty()) {
+    std::vector<std::string> notes;
+    options.notes = &notes;
     specs = resolve_experiment(file, options, loader);
+    for (const auto& n : notes) std::cerr << "note: " << n << "\n";
     if (specs.empty()) throw ConfigError(file + ": the experiment describes no runs");
+    // Everything `xp validate` finds is found here too, before a run is recorded: a misconfigured
+    // experiment leaves no `failed` rows behind.
+    if (resume.empty() && !vm.count("no-dry-build")) config::dry_build_runs(specs);
   }
 
   const std::filesystem::path registry_path =
@@ -165,6 +237,7 @@ int run(const std::vector<std::string>& args) {
 
   install_stop_handlers();
   int failed = 0;
+  std::vector<RunSummaryRow> finished;
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto& spec = specs[i];
     if (stop_requested()) {  // between two runs
@@ -185,15 +258,18 @@ int run(const std::vector<std::string>& args) {
       std::cerr << "error: run failed: " << e.what() << "\n";
       ++failed;
       if (track) write_requeue_marker(marker, {kNoRun, first_run + i + 1});
+      finished.push_back({"-", spec.variant, spec.seed, "failed", {}, e.what()});
       continue;
     }
     const auto& r = outcome.result;
+    finished.push_back(summary_row(spec, outcome));
     // The epoch and test lines above carry the numbers; this line says where to find all of them.
     std::cout << "run " << outcome.run_id << " " << run_status_names()[static_cast<size_t>(r.status)];
     for (const auto& [k, v] : r.summary)
       if (k.rfind("best_", 0) == 0) std::cout << "  " << k << " " << v;
     std::cout << "  (all metrics: xp show " << outcome.run_id << ")\n";
     if (r.status == RunStatus::Interrupted) {
+      print_summary(finished, specs, std::cout);
       std::cout << "interrupted; continue with: xp run --resume " << outcome.run_id << "\n";
       if (track && stopped_by_sigterm()) requeue_at(outcome.run_id, first_run + i);
       registry->flush();
@@ -206,6 +282,7 @@ int run(const std::vector<std::string>& args) {
     }
   }
   registry->flush();
+  print_summary(finished, specs, std::cout);
   if (stop_requested()) return stop_exit_code();
   if (track) std::filesystem::remove(marker);  // every run done: a new job with this id starts afresh
   return failed ? kRunFailed : kOk;

@@ -1,4 +1,7 @@
 // xp runs: list recorded runs, filtered (--where), sorted and formatted for people or programs.
+#include <fnmatch.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -7,7 +10,9 @@
 #include "options.h"
 #include "run_json.h"
 #include "run_registry.h"
+#include "where_expr.h"
 #include "xp/base/suggest.h"
+#include "xp/errors.h"
 #include "text_table.h"
 
 namespace xp::cli {
@@ -15,24 +20,77 @@ namespace {
 
 constexpr size_t kMaxMetricColumns = 8;  // in the text table; csv and json carry all of them
 
-// Summary metrics when any run has them (what the engine declared as results), else the last
-// value of each per-epoch metric, in first-seen order.
-std::vector<std::string> metric_columns(const std::vector<RunRecord>& runs) {
-  std::vector<std::string> names;
-  std::set<std::string> seen;
+// The default columns: what a reader compares runs by, the monitored metric's best value
+// (best_<monitor>) and the test metrics. When the runs name the metrics of their epoch line
+// (train.console), the test metrics are those (test_ap, test_cal_ap, ...), not every variant the
+// metric plugins report. Runs without a summary (still running, or recorded by an older xp) fall
+// back to the last value of each per-epoch metric.
+std::vector<std::string> default_metric_columns(const std::vector<RunRecord>& runs, const std::string& console) {
+  std::vector<std::string> stems;  // "ap" from train.console = ["ap", "iou"]
+  for (size_t q = console.find('"'); q != std::string::npos; q = console.find('"', q + 1)) {
+    const size_t end = console.find('"', q + 1);
+    if (end == std::string::npos) break;
+    stems.push_back(console.substr(q + 1, end - q - 1));
+    q = end;
+  }
+  std::set<std::string> best, test, finals;
   for (const auto& r : runs)
-    for (const auto& n : r.summary_order)
-      if (seen.insert(n).second) names.push_back(n);
+    for (const auto& n : r.summary_order) {
+      if (n.rfind("best_", 0) == 0 && n != "best_epoch") best.insert(n);
+      if (n.rfind("test_", 0) != 0 || n == "test_epoch") continue;
+      if (stems.empty()) test.insert(n);
+      for (const auto& stem : stems)
+        if (n == "test_" + stem || n == "test_cal_" + stem) test.insert(n);
+    }
+  std::vector<std::string> names(best.begin(), best.end());
+  for (const auto& stem : stems)  // in the order of the epoch line
+    for (const auto& n : {"test_" + stem, "test_cal_" + stem})
+      if (test.count(n)) names.push_back(n);
+  if (stems.empty()) names.insert(names.end(), test.begin(), test.end());
   if (!names.empty()) return names;
   for (const auto& r : runs)
-    for (const auto& [n, v] : r.finals)
-      if (seen.insert(n).second) names.push_back(n);
-  return names;
+    for (const auto& [n, v] : r.finals) finals.insert(n);
+  return {finals.begin(), finals.end()};
+}
+
+// --columns "test_iou,val_*": names and globs over the metrics the runs have, in the order given.
+std::vector<std::string> chosen_columns(const std::string& spec, const std::vector<RunRecord>& runs,
+                                        const std::vector<std::string>& known) {
+  std::set<std::string> have(known.begin(), known.end());
+  for (const auto& r : runs)
+    for (const auto& [n, v] : r.metrics()) have.insert(n);
+  const std::vector<std::string> all(have.begin(), have.end());
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string name = spec.substr(start, comma - start);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    if (name.rfind("metrics.", 0) == 0) name = name.substr(8);
+    start = comma + 1;
+    if (name.empty()) continue;
+    if (name.find_first_of("*?[") != std::string::npos) {
+      size_t before = out.size();
+      for (const auto& n : all)
+        if (::fnmatch(name.c_str(), n.c_str(), 0) == 0 && std::find(out.begin(), out.end(), n) == out.end())
+          out.push_back(n);
+      if (out.size() == before)
+        throw ConfigError("--columns: no metric matches '" + name + "'" + (all.empty() ? "" : did_you_mean(name, all)));
+      continue;
+    }
+    if (!have.count(name))
+      throw ConfigError("--columns: no run has a metric '" + name + "'" +
+                        (all.empty() ? std::string(" (the runs have no metrics yet)") : did_you_mean(name, all)));
+    out.push_back(name);
+  }
+  return out;
 }
 
 int runs(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string experiment, where, sort = "-start", format = "table", registry_path;
+  std::string experiment, where, sort = "-start", format = "table", registry_path, columns;
   int64_t limit = 0;
   double stale_after = 120;
   desc.add_options()("experiment,e", po::value(&experiment), "only runs of this experiment")(
@@ -41,12 +99,16 @@ int runs(const std::vector<std::string>& args) {
       "status", po::value<std::vector<std::string>>()->composing(), "only runs with this status (repeatable)")(
       "sort,s", po::value(&sort), "field to sort by, '-' prefix for descending (default -start: newest first)")(
       "limit,n", po::value(&limit), "at most N runs")("format,f", po::value(&format), "table, csv or json")(
+      "columns,c", po::value(&columns),
+      "metric columns, comma-separated names or globs, e.g. test_iou,val_ap or 'test_*' (default: the monitored "
+      "metric's best value and the test metrics)")(
       "registry", po::value(&registry_path), "registry file (default $XP_REGISTRY or ./xp-runs/registry.db)")(
       "stale-after", po::value(&stale_after),
       "mark running runs crashed after this many seconds without heartbeat (default 120)");
   po::positional_options_description pos;
   po::variables_map vm;
-  if (!parse_options("xp runs [--experiment NAME] [--where EXPR] [--sort KEY] [--limit N] [--format table|csv|json]",
+  if (!parse_options("xp runs [--experiment NAME] [--where EXPR] [--columns M1,M2] [--sort KEY] [--limit N] "
+                     "[--format table|csv|json]",
                      desc, pos, args, vm))
     return kOk;
   if (format != "table" && format != "csv" && format != "json")
@@ -79,9 +141,28 @@ int runs(const std::vector<std::string>& args) {
     std::cout << out.dump(2) << "\n";
     return kOk;
   }
-  auto metrics = metric_columns(found);
   bool csv = format == "csv";
-  size_t shown = csv ? metrics.size() : std::min(metrics.size(), kMaxMetricColumns);
+  std::vector<std::string> metrics;
+  std::string console;  // the newest run's epoch-line metrics pick the default test columns
+  if (!found.empty())
+    if (auto newest = registry.get_run(found.front().id)) {
+      auto it = newest->info.params.find("train.console");
+      if (it != newest->info.params.end()) console = it->second;
+    }
+  if (!columns.empty()) {
+    metrics = chosen_columns(columns, found, registry.known_names(experiment).metrics);
+  } else if (csv) {
+    // csv carries every metric, the default columns first.
+    metrics = default_metric_columns(found, console);
+    std::set<std::string> all;
+    for (const auto& r : found)
+      for (const auto& [n, v] : r.metrics()) all.insert(n);
+    for (const auto& n : all)
+      if (std::find(metrics.begin(), metrics.end(), n) == metrics.end()) metrics.push_back(n);
+  } else {
+    metrics = default_metric_columns(found, console);
+  }
+  size_t shown = csv || !columns.empty() ? metrics.size() : std::min(metrics.size(), kMaxMetricColumns);
   std::vector<std::string> header = {"id", "experiment", "variant", "seed", "status", "start", "duration", "git"};
   if (csv) header = {"id", "experiment", "variant", "seed", "status", "start", "end", "duration_s", "git_commit",
                      "git_dirty", "config_hash"};
@@ -121,6 +202,7 @@ int runs(const std::vector<std::string>& args) {
   std::cout << table.text();
   std::cout << found.size() << " run" << (found.size() == 1 ? "" : "s");
   if (shown < metrics.size()) std::cout << "; " << metrics.size() - shown << " more metrics in --format csv/json";
+  if (columns.empty()) std::cout << "; other metrics: --columns NAME,...";
   std::cout << "\n";
   return kOk;
 }

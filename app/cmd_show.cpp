@@ -1,5 +1,8 @@
 // xp show RUN: everything recorded about one run (config, provenance, metrics per epoch, artifacts).
 // --html FILE also writes it as one self-contained page with its charts (report/run_page.h).
+#include <fnmatch.h>
+
+#include <algorithm>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -12,6 +15,8 @@
 #include "run_page.h"
 #include "run_registry.h"
 #include "text_table.h"
+#include "xp/base/suggest.h"
+#include "xp/errors.h"
 
 namespace xp::cli {
 namespace {
@@ -23,17 +28,80 @@ std::string indent(const std::string& text, const std::string& pad = "  ") {
   return out;
 }
 
+constexpr size_t kTableWidth = 100;  // the per-epoch table is split to fit a terminal this wide
+
+// --metrics "val_*,loss": comma-separated names or globs.
+std::vector<std::string> split_patterns(const std::string& text) {
+  std::vector<std::string> out;
+  std::string part;
+  std::istringstream in(text);
+  while (std::getline(in, part, ',')) {
+    part.erase(0, part.find_first_not_of(' '));
+    part.erase(part.find_last_not_of(' ') + 1);
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
+
+bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
+  if (patterns.empty()) return true;
+  for (const auto& p : patterns)
+    if (::fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
+}
+
+// The per-epoch table as one or more tables of at most kTableWidth characters, each repeating
+// the epoch and step columns, so a run with 40 metrics reads without horizontal scrolling.
+std::string epoch_tables(const std::vector<std::string>& names,
+                         const std::map<std::pair<int64_t, int64_t>, std::map<std::string, double>>& rows) {
+  auto cell = [&](const std::map<std::string, double>& values, const std::string& n) {
+    auto it = values.find(n);
+    return it == values.end() ? std::string("-") : registry::format_value(it->second, 5);
+  };
+  std::vector<size_t> width;
+  for (const auto& n : names) {
+    size_t w = n.size();
+    for (const auto& [key, values] : rows) w = std::max(w, cell(values, n).size());
+    width.push_back(w + 2);  // the two spaces between columns
+  }
+  size_t fixed = 2 + std::string("epoch").size() + 2;
+  size_t step_width = 4;
+  for (const auto& [key, values] : rows) step_width = std::max(step_width, std::to_string(key.second).size());
+  fixed += step_width + 2;
+  std::string out;
+  for (size_t begin = 0; begin < names.size();) {
+    size_t end = begin, used = fixed;
+    while (end < names.size() && (end == begin || used + width[end] <= kTableWidth)) used += width[end++];
+    std::vector<std::string> header = {"epoch", "step"};
+    header.insert(header.end(), names.begin() + static_cast<std::ptrdiff_t>(begin),
+                  names.begin() + static_cast<std::ptrdiff_t>(end));
+    registry::TextTable t(header);
+    for (const auto& [key, values] : rows) {
+      std::vector<std::string> row = {std::to_string(key.first), std::to_string(key.second)};
+      for (size_t i = begin; i < end; ++i) row.push_back(cell(values, names[i]));
+      t.add_row(row);
+    }
+    out += (begin ? "\n" : "") + indent(t.text());
+    begin = end;
+  }
+  return out;
+}
+
 int show(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string run_key, format = "text", registry_path, html;
+  std::string run_key, format = "text", registry_path, html, metric_patterns;
   desc.add_options()("run", po::value(&run_key)->required(), "run id, unique id prefix, or run folder")(
       "format,f", po::value(&format), "text or json")("diff", "print the git diff of a dirty checkout")(
       "html", po::value(&html), "also write the run as one self-contained HTML page (curves, provenance) to FILE")(
+      "metrics,m", po::value(&metric_patterns),
+      "only these metrics in the summary and per-epoch table: comma-separated names or globs, e.g. 'val_*,loss'")(
       "registry", po::value(&registry_path), "registry file (default $XP_REGISTRY or ./xp-runs/registry.db)");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
-  if (!parse_options("xp show RUN [--format text|json] [--diff] [--html FILE] [--registry PATH]", desc, pos, args, vm)) return kOk;
+  if (!parse_options("xp show RUN [--metrics PATTERN,...] [--format text|json] [--diff] [--html FILE] [--registry PATH]",
+                     desc, pos, args, vm))
+    return kOk;
   if (format != "text" && format != "json") throw UsageError("--format must be text or json, not '" + format + "'");
 
   RunRegistry registry(existing_registry_path(registry_path));
@@ -54,6 +122,18 @@ int show(const std::vector<std::string>& args) {
   for (const auto& p : history) {
     if (seen.insert(p.name).second) names.push_back(p.name);
     rows[{p.epoch, p.step}][p.name] = p.value;
+  }
+  const auto patterns = split_patterns(metric_patterns);
+  if (!patterns.empty()) {
+    // A pattern that matches nothing is a typo: say so instead of printing an empty table.
+    std::vector<std::string> all = names;
+    for (const auto& n : run.summary_order)
+      if (!seen.count(n)) all.push_back(n);
+    for (const auto& p : patterns)
+      if (std::none_of(all.begin(), all.end(), [&](const std::string& n) { return matches_any(n, {p}); }))
+        throw ConfigError("--metrics: run " + run.id + " has no metric matching '" + p + "'" + did_you_mean(p, all));
+    names.erase(std::remove_if(names.begin(), names.end(), [&](const std::string& n) { return !matches_any(n, patterns); }),
+                names.end());
   }
 
   if (format == "json") {
@@ -144,23 +224,13 @@ int show(const std::vector<std::string>& args) {
   if (!run.summary.empty()) {
     os << "\nsummary:\n";
     registry::TextTable t({"metric", "value"});
-    for (const auto& n : run.summary_order) t.add_row({n, registry::format_value(run.summary.at(n), 6)});
-    os << indent(t.text());
+    for (const auto& n : run.summary_order)
+      if (matches_any(n, patterns)) t.add_row({n, registry::format_value(run.summary.at(n), 6)});
+    if (t.rows()) os << indent(t.text());
   }
-  if (!rows.empty()) {
-    os << "\nmetrics per epoch:\n";
-    std::vector<std::string> header = {"epoch", "step"};
-    header.insert(header.end(), names.begin(), names.end());
-    registry::TextTable t(header);
-    for (const auto& [key, values] : rows) {
-      std::vector<std::string> row = {std::to_string(key.first), std::to_string(key.second)};
-      for (const auto& n : names) {
-        auto it = values.find(n);
-        row.push_back(it == values.end() ? "-" : registry::format_value(it->second, 5));
-      }
-      t.add_row(row);
-    }
-    os << indent(t.text());
+  if (!rows.empty() && !names.empty()) {
+    os << "\nmetrics per epoch" << (patterns.empty() ? " (--metrics PATTERN to choose)" : "") << ":\n";
+    os << epoch_tables(names, rows);
   }
   if (!artifacts.empty()) {
     os << "\nartifacts:\n";

@@ -510,6 +510,7 @@ std::vector<RunRecord> RunRegistry::list_runs(const RunQuery& query) {
   }
   if (!query.where.empty()) {
     auto where = registry::compile_where(query.where, db_->dialect());
+    registry::check_where_names(query.where, where, known_names(query.experiment));
     sql += " AND " + where.sql;
     args.insert(args.end(), where.args.begin(), where.args.end());
   }
@@ -642,6 +643,21 @@ std::vector<std::string> RunRegistry::experiments() {
   std::vector<std::string> out;
   auto st = db_->prepare("SELECT DISTINCT experiment FROM runs ORDER BY experiment");
   while (st.step()) out.push_back(st.text(0));
+  return out;
+}
+
+registry::KnownNames RunRegistry::known_names(const std::string& experiment) {
+  std::lock_guard lock(mutex_);
+  flush_locked();
+  registry::KnownNames out;
+  const std::string scope = " JOIN runs r ON r.rid = x.rid WHERE ?1 = '' OR r.experiment = ?1";
+  auto metrics = db_->prepare("SELECT name FROM summary x" + scope + " UNION SELECT name FROM metric_stats x" + scope +
+                              " ORDER BY 1");
+  metrics.bind(1, experiment);
+  while (metrics.step()) out.metrics.push_back(metrics.text(0));
+  auto params = db_->prepare("SELECT DISTINCT key FROM params x" + scope + " ORDER BY 1");
+  params.bind(1, experiment);
+  while (params.step()) out.params.push_back(params.text(0));
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "xp/base/run_recorder.h"
+#include "where_expr.h"
 #include "xp/base/run_status_names.h"
 
 namespace xp {
@@ -131,6 +132,9 @@ class RunRegistry : public RunRecorder {
   std::vector<MetricStats> metric_stats(const std::string& run_id);
   std::vector<ArtifactRecord> artifacts(const std::string& run_id);
   std::vector<std::string> experiments();
+  // Metric and config-key names the runs of `experiment` (every run when empty) have, sorted;
+  // for checking --where/--metric/--columns names before a query silently matches nothing.
+  registry::KnownNames known_names(const std::string& experiment = {});
 
   sql::Database& database() { return *db_; }
 

@@ -300,6 +300,7 @@ class Parser {
         }
         break;
       case FieldKind::Param:
+        out.refs.push_back({"params", field->column, field_tok.pos});
         out.sql += "EXISTS (SELECT 1 FROM params p WHERE p.rid = r.rid AND p.key = ? AND ";
         out.args.emplace_back(field->column);
         if (numeric_literal && !like) {
@@ -311,6 +312,7 @@ class Parser {
         }
         break;
       case FieldKind::Tag:
+        out.refs.push_back({"tags", field->column, field_tok.pos});
         out.sql += "EXISTS (SELECT 1 FROM tags t WHERE t.rid = r.rid AND t.key = ? AND ";
         out.args.emplace_back(field->column);
         if (numeric_literal && !like) {
@@ -328,6 +330,7 @@ class Parser {
       case FieldKind::Metric:
         if (like) error_at(expr_, field_tok.pos, "metrics are numbers; 'like' needs text");
         if (!numeric_literal) error_at(expr_, lit.pos, "metrics are numbers; compare '" + field_tok.text + "' with a number");
+        out.refs.push_back({"metrics", field->column, field_tok.pos});
         out.sql += std::string(kMetricValue) + " " + sql_op + " ?";
         out.args.emplace_back(field->column);
         out.args.emplace_back(field->column);
@@ -389,6 +392,29 @@ std::vector<SqlFragment> field_sort_keys(const std::string& name, sql::Dialect d
     return {{"(SELECT p.num FROM params p WHERE p.rid = r.rid AND p.key = ?)", {field->column}},
             {"(SELECT p.value FROM params p WHERE p.rid = r.rid AND p.key = ?)", {field->column}}};
   return {field_value_sql(name, dialect)};
+}
+
+void check_where_names(const std::string& expression, const SqlFragment& compiled, const KnownNames& known) {
+  for (const auto& ref : compiled.refs) {
+    const std::vector<std::string>* names =
+        ref.prefix == "metrics" ? &known.metrics : ref.prefix == "params" ? &known.params : nullptr;
+    if (!names || names->empty() || std::find(names->begin(), names->end(), ref.name) != names->end()) continue;
+    std::vector<std::string> full;
+    for (const auto& n : *names) full.push_back(ref.prefix + "." + n);
+    std::string hint = did_you_mean(ref.prefix + "." + ref.name, full);
+    if (hint.empty())
+      hint = ref.prefix == "metrics" ? " (xp show RUN lists a run's metrics)" : " (xp show RUN lists a run's config)";
+    error_at(expression, ref.pos,
+             std::string(ref.prefix == "metrics" ? "no run has a metric '" : "no run has a config key '") + ref.name +
+                 "'" + hint);
+  }
+}
+
+void check_metric_name(const std::string& name, const std::vector<std::string>& known, const std::string& option) {
+  if (known.empty() || std::find(known.begin(), known.end(), name) != known.end()) return;
+  std::string hint = did_you_mean(name, known);
+  if (hint.empty()) hint = " (xp show RUN lists a run's metrics)";
+  throw ConfigError(option + ": no run has a metric '" + name + "'" + hint);
 }
 
 const std::vector<std::string>& where_plain_fields() {

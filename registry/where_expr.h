@@ -27,10 +27,33 @@ namespace xp::registry {
 
 using SqlArg = std::variant<int64_t, double, std::string>;
 
+// A params./tags./metrics. name an expression refers to, and where it stands in the expression.
+struct FieldRef {
+  std::string prefix;  // "params", "tags" or "metrics"
+  std::string name;    // the KEY / NAME after the prefix
+  size_t pos = 0;      // offset in the expression, for the caret of an error
+};
+
 struct SqlFragment {
   std::string sql;
   std::vector<SqlArg> args;  // bound to ?1.. in order of appearance (plain `?` placeholders)
+  std::vector<FieldRef> refs;  // the metrics/params/tags names used (compile_where only)
 };
+
+// The names a registry holds, for checking an expression's names before it runs.
+struct KnownNames {
+  std::vector<std::string> metrics;  // per-epoch and summary metric names
+  std::vector<std::string> params;   // flat config keys ("loss.gamma")
+};
+
+// Throws xp::ConfigError (caret under the name, did-you-mean over `known`) for a metrics.NAME or
+// params.KEY that no run has: such a filter would silently match nothing. Kinds with no known
+// names (an empty registry) are not checked.
+void check_where_names(const std::string& expression, const SqlFragment& compiled, const KnownNames& known);
+
+// The same check for a bare metric name (`xp report --metric`, `xp runs --columns`): "unknown
+// metric 'x'; did you mean 'y'?" when `known` is not empty and lacks it.
+void check_metric_name(const std::string& name, const std::vector<std::string>& known, const std::string& option);
 
 // Throws xp::ConfigError naming the column and drawing a caret under the offending token.
 // `dialect` picks the spelling of the few dialect-specific pieces (ILIKE, dates, safe casts).

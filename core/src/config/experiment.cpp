@@ -1,9 +1,12 @@
 #include "config/experiment.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "config/canonical.h"
+#include "config/config_errors.h"
 #include "config/config_node.h"
 #include "config/monitor_check.h"
 #include "config/overrides.h"
@@ -20,12 +23,14 @@ namespace xp {
 
 namespace {
 
+using config::ErrorCollector;
 using config::Node;
 
 const std::vector<std::string> kTopLevel = {"experiment", "data",    "model",         "loss",
                                             "sampler",    "augment", "eval_augment",  "batch_augment",
                                             "metrics",    "train",   "plugins",       "variants"};
-const std::vector<std::string> kExperimentKeys = {"name", "description", "tags", "output", "seeds", "extends"};
+const std::vector<std::string> kExperimentKeys = {"name",   "description", "tags",    "output",
+                                                   "seeds",  "extends",     "baseline", "metric"};
 
 // The single-plugin tables and the lists of plugin tables, with the plugin kind each holds.
 const std::vector<std::pair<std::string, std::string>> kComponents = {
@@ -35,10 +40,17 @@ const std::vector<std::pair<std::string, std::string>> kComponentLists = {{"augm
                                                                           {"batch_augment", "batch_augmentation"},
                                                                           {"metrics", "metric"}};
 
-void check_keys(const Node& table, const std::vector<std::string>& allowed, const std::string& what) {
+void check_keys(const Node& table, const std::vector<std::string>& allowed, const std::string& what,
+                ErrorCollector& errors) {
   for (const auto& [key, node] : table.fields)
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-      throw ConfigError("unknown " + what + " '" + key + "'" + did_you_mean(key, allowed), node.key_where);
+      errors.add(ConfigError("unknown " + what + " '" + key + "'" + did_you_mean(key, allowed), node.key_where));
+}
+
+void check_keys(const Node& table, const std::vector<std::string>& allowed, const std::string& what) {
+  ErrorCollector errors;
+  check_keys(table, allowed, what, errors);
+  errors.throw_if_any();
 }
 
 const std::string& require_string(const Node& n, const std::string& what) {
@@ -56,15 +68,15 @@ std::vector<std::string> require_strings(const Node& n, const std::string& what)
 
 // Checks the top level and [experiment] of one file, before anything is merged, so that a typo
 // is reported in the file that has it.
-void check_structure(const Node& doc) {
-  check_keys(doc, kTopLevel, "top-level table");
+void check_structure(const Node& doc, ErrorCollector& errors) {
+  check_keys(doc, kTopLevel, "top-level table", errors);
   if (const Node* e = doc.find("experiment")) {
     if (!e->is_table()) throw ConfigError("[experiment] must be a table, got " + e->type_name(), e->where);
-    check_keys(*e, kExperimentKeys, "[experiment] key");
+    check_keys(*e, kExperimentKeys, "[experiment] key", errors);
   }
   if (const Node* p = doc.find("plugins")) {
     if (!p->is_table()) throw ConfigError("[plugins] must be a table, got " + p->type_name(), p->where);
-    check_keys(*p, {"paths"}, "[plugins] key");
+    check_keys(*p, {"paths"}, "[plugins] key", errors);
   }
   if (const Node* v = doc.find("variants")) {
     if (!v->is_table()) throw ConfigError("[variants] must be a table of variants, got " + v->type_name(), v->where);
@@ -72,16 +84,18 @@ void check_structure(const Node& doc) {
     for (const auto& k : kTopLevel)
       if (k != "experiment" && k != "variants" && k != "plugins") allowed.push_back(k);
     for (const auto& [name, variant] : v->fields) {
-      if (!variant.is_table())
-        throw ConfigError("variant '" + name + "' must be a table ([variants." + name + "]), got " +
-                              variant.type_name(),
-                          variant.where);
+      if (!variant.is_table()) {
+        errors.add(ConfigError("variant '" + name + "' must be a table ([variants." + name + "]), got " +
+                                   variant.type_name(),
+                               variant.where));
+        continue;
+      }
       for (const auto& [key, node] : variant.fields)
         if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
           std::string why = (key == "experiment" || key == "variants" || key == "plugins")
                                 ? " (a variant may change data, model, loss, sampler, augmentations, metrics and train)"
                                 : did_you_mean(key, allowed);
-          throw ConfigError("variant '" + name + "' cannot set '" + key + "'" + why, node.key_where);
+          errors.add(ConfigError("variant '" + name + "' cannot set '" + key + "'" + why, node.key_where));
         }
     }
   }
@@ -89,7 +103,8 @@ void check_structure(const Node& doc) {
 
 // Loads `file` and, recursively, what it extends. `chain` holds the files being loaded, to
 // report a cycle instead of recursing forever.
-Node load_with_extends(const fs::path& file, std::vector<fs::path>& chain, const std::string& extends_where) {
+Node load_with_extends(const fs::path& file, std::vector<fs::path>& chain, const std::string& extends_where,
+                       ErrorCollector& errors) {
   std::error_code ec;
   const fs::path canonical = fs::weakly_canonical(file, ec);
   if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) {
@@ -100,7 +115,7 @@ Node load_with_extends(const fs::path& file, std::vector<fs::path>& chain, const
   if (!extends_where.empty() && !fs::is_regular_file(file, ec))
     throw ConfigError("extends '" + file.string() + "', which does not exist", extends_where);
   Node doc = config::parse_toml_file(file.string());
-  check_structure(doc);
+  check_structure(doc, errors);
 
   // [plugins] paths are relative to the file that names them; make them absolute now, before
   // merging loses track of which file that was.
@@ -122,7 +137,7 @@ Node load_with_extends(const fs::path& file, std::vector<fs::path>& chain, const
   experiment->fields.erase("extends");
 
   chain.push_back(canonical);
-  Node merged = load_with_extends((file.parent_path() / base_name).lexically_normal(), chain, where);
+  Node merged = load_with_extends((file.parent_path() / base_name).lexically_normal(), chain, where, errors);
   chain.pop_back();
 
   // Plugin paths accumulate down the chain (the base's first); everything else: this file wins.
@@ -200,18 +215,33 @@ Resolved resolve_run(const Node& run, const std::string& variant, const fs::path
   spec.variant = variant;
   Value::Table& config = spec.config;
 
+  ErrorCollector errors;
   spec.experiment = file.stem().string();
   if (const Node* e = run.find("experiment")) {
     if (!e->is_table()) throw ConfigError("[experiment] must be a table", e->where);
     std::vector<std::string> keys = kExperimentKeys;
     keys.erase(std::find(keys.begin(), keys.end(), "extends"));  // only meaningful inside a file
-    check_keys(*e, keys, "[experiment] key");
-    if (const Node* n = e->find("name")) spec.experiment = require_string(*n, "[experiment] name");
-    if (const Node* n = e->find("description")) spec.description = require_string(*n, "[experiment] description");
-    if (const Node* n = e->find("tags")) spec.tags = require_strings(*n, "[experiment] tags");
-    if (const Node* n = e->find("output")) spec.output = require_string(*n, "[experiment] output");
+    check_keys(*e, keys, "[experiment] key", errors);
+    errors.attempt([&] {
+      if (const Node* n = e->find("name")) spec.experiment = require_string(*n, "[experiment] name");
+    });
+    errors.attempt([&] {
+      if (const Node* n = e->find("description")) spec.description = require_string(*n, "[experiment] description");
+    });
+    errors.attempt([&] {
+      if (const Node* n = e->find("tags")) spec.tags = require_strings(*n, "[experiment] tags");
+    });
+    errors.attempt([&] {
+      if (const Node* n = e->find("output")) spec.output = require_string(*n, "[experiment] output");
+    });
+    errors.attempt([&] {
+      if (const Node* n = e->find("baseline")) spec.baseline = require_string(*n, "[experiment] baseline");
+    });
+    errors.attempt([&] {
+      if (const Node* n = e->find("metric")) spec.report_metric = require_string(*n, "[experiment] metric");
+    });
   }
-  if (spec.experiment.empty()) throw ConfigError("[experiment] name must not be empty", file_where);
+  if (spec.experiment.empty()) errors.add(ConfigError("[experiment] name must not be empty", file_where));
   r.experiment["name"] = Value(spec.experiment);
   r.experiment["variant"] = Value(variant);
   if (!spec.description.empty()) r.experiment["description"] = Value(spec.description);
@@ -238,11 +268,12 @@ Resolved resolve_run(const Node& run, const std::string& variant, const fs::path
                                                    : Params("random", {}, file_where);
     } else if (!n) {
       if (options.partial) continue;
-      throw ConfigError("the experiment has no [" + key + "] table; every run needs data, model and loss (add [" +
-                            key + "] plugin = \"<name>\"; xp plugins list --kind " + kind + ")",
-                        file_where);
-    } else {
-      *target = config::validate_plugin(*n, kind, key);
+      errors.add(ConfigError("the experiment has no [" + key + "] table; every run needs data, model and loss (add [" +
+                                 key + "] plugin = \"<name>\"; xp plugins list --kind " + kind + ")",
+                             file_where));
+      continue;
+    } else if (!errors.attempt([&] { *target = config::validate_plugin(*n, kind, key); })) {
+      continue;
     }
     Value::Table t = target->values();
     t["plugin"] = Value(target->plugin());
@@ -255,15 +286,18 @@ Resolved resolve_run(const Node& run, const std::string& variant, const fs::path
                                                            : spec.metrics;
     Value::List list;
     if (const Node* n = run.find(key)) {
-      if (!n->is_array())
-        throw ConfigError("[" + key + "] must be an array of tables: write [[" + key + "]] (one per " + kind + ")",
-                          n->where);
-      for (size_t i = 0; i < n->items.size(); ++i) {
-        target.push_back(config::validate_plugin(n->items[i], kind, key + "[" + std::to_string(i) + "]"));
-        Value::Table t = target.back().values();
-        t["plugin"] = Value(target.back().plugin());
-        list.emplace_back(std::move(t));
+      if (!n->is_array()) {
+        errors.add(ConfigError(
+            "[" + key + "] must be an array of tables: write [[" + key + "]] (one per " + kind + ")", n->where));
+        continue;
       }
+      for (size_t i = 0; i < n->items.size(); ++i)
+        errors.attempt([&] {
+          target.push_back(config::validate_plugin(n->items[i], kind, key + "[" + std::to_string(i) + "]"));
+          Value::Table t = target.back().values();
+          t["plugin"] = Value(target.back().plugin());
+          list.emplace_back(std::move(t));
+        });
     }
     config[key] = Value(std::move(list));
   }
@@ -271,10 +305,14 @@ Resolved resolve_run(const Node& run, const std::string& variant, const fs::path
   empty_train.where = empty_train.key_where = file_where;
   const Node* train = run.find("train");
   if (!train) train = &empty_train;
-  spec.train = Params("train", config::validate_params(*train, engine::train_schema(), "[train]", {}, "train"), train->where);
-  // A partial file (meant to be extended) may leave the metrics to the files that extend it.
-  if (!options.partial || !spec.metrics.empty()) config::check_monitors(spec.train, spec.metrics, *train, file_where);
-  config["train"] = Value(spec.train.values());
+  errors.attempt([&] {
+    spec.train =
+        Params("train", config::validate_params(*train, engine::train_schema(), "[train]", {}, "train"), train->where);
+    config["train"] = Value(spec.train.values());
+    // A partial file (meant to be extended) may leave the metrics to the files that extend it.
+    if (!options.partial || !spec.metrics.empty()) config::check_monitors(spec.train, spec.metrics, *train, file_where);
+  });
+  errors.throw_if_any();
   return r;
 }
 
@@ -295,28 +333,141 @@ RunSpec with_seed(const Resolved& r, int64_t seed) {
 
 }  // namespace
 
+namespace {
+
+// "file:line:col" -> (file, line, col), to order variants as they are written in the file (the
+// parsed tree keeps tables in a sorted map). A position without numbers sorts last.
+std::tuple<std::string, long, long> position_of(const std::string& where) {
+  const size_t c2 = where.rfind(':');
+  const size_t c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : where.rfind(':', c2 - 1);
+  if (c1 == std::string::npos) return {where, 0, 0};
+  try {
+    return {where.substr(0, c1), std::stol(where.substr(c1 + 1, c2 - c1 - 1)), std::stol(where.substr(c2 + 1))};
+  } catch (const std::exception&) {
+    return {where, 0, 0};
+  }
+}
+
+std::string kind_of_component(const std::string& key) {
+  for (const auto& [k, kind] : kComponents)
+    if (k == key) return kind;
+  for (const auto& [k, kind] : kComponentLists)
+    if (k == key) return kind;
+  return "";
+}
+
+// Why the bare override `o` means nothing to this run: its target is a plugin table whose plugin
+// has no such parameter ("loss 'tversky' has no parameter 'gamma'"). "" when it applies (or when
+// it is wrong in a way validation reports anyway).
+std::string why_not_applicable(const Node& run, const config::Override& o) {
+  if (o.path.size() < 2 || o.path.back() == "plugin") return "";
+  const std::string kind = kind_of_component(o.path.front());
+  if (kind.empty()) return "";
+  const Node* cur = &run;
+  for (size_t i = 0; i + 1 < o.path.size(); ++i) {
+    const std::string& key = o.path[i];
+    if (cur->is_array()) {
+      if (key.empty() || key.find_first_not_of("0123456789") != std::string::npos || key.size() > 9) return "";
+      const size_t index = std::stoul(key);
+      if (index >= cur->items.size()) return "";
+      cur = &cur->items[index];
+    } else if (cur->is_table()) {
+      cur = cur->find(key);
+      if (!cur) return "";
+    } else {
+      return "";
+    }
+  }
+  if (!cur->is_table()) return "";
+  const std::string plugin = cur->plugin_name();
+  if (plugin.empty()) return "";
+  const PluginEntry* entry = PluginRegistry::instance().find(kind, plugin);
+  if (!entry || entry->schema.find(o.path.back())) return "";
+  return kind + " '" + plugin + "' has no parameter '" + o.path.back() + "'";
+}
+
+std::string message_of(const ConfigError& e) {
+  const std::string what = e.what();
+  if (e.where().empty() || what.compare(0, e.where().size() + 2, e.where() + ": ") != 0) return what;
+  return what.substr(e.where().size() + 2);
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string all;
+  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  return all;
+}
+
+}  // namespace
+
 std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOptions& options,
                                         PluginLoader& loader) {
   std::error_code ec;
   if (!fs::is_regular_file(file, ec))
     throw ConfigError("cannot open experiment file '" + file.string() + "': " +
                       (fs::exists(file, ec) ? "not a regular file" : "no such file"));
+  ErrorCollector errors;
   std::vector<fs::path> chain;
-  Node doc = load_with_extends(file, chain, "");
+  Node doc = load_with_extends(file, chain, "", errors);
   const std::string file_where = config::format_where(file.string(), 1, 1);
-
-  std::vector<config::Override> overrides;
-  for (const auto& s : options.sets) {
-    overrides.push_back(config::parse_override(s));
-    const std::string& top = overrides.back().path.front();
-    if (top == "plugins" || top == "variants")
-      throw ConfigError("--set cannot change [" + top + "]" +
-                            (top == "plugins" ? " (plugins are loaded first; use --plugin-path)" : " (use --variant)"),
-                        "--set " + s);
-  }
 
   std::vector<std::string> plugin_paths;
   load_experiment_plugins(doc, loader, plugin_paths);
+
+  // The variants, in the order the file(s) write them.
+  const Node* variants = doc.find("variants");
+  std::vector<std::string> names;
+  if (variants && variants->is_table()) {
+    for (const auto& [name, v] : variants->fields)
+      if (v.is_table()) names.push_back(name);
+    std::stable_sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
+      return position_of(variants->find(a)->key_where) < position_of(variants->find(b)->key_where);
+    });
+  }
+
+  // [experiment] baseline names a variant (the one `xp report` compares the others against).
+  if (const Node* e = doc.find("experiment"); e && e->is_table())
+    if (const Node* b = e->find("baseline"); b && b->is_scalar() && b->scalar.type() == Value::Type::String) {
+      const std::string& want = b->scalar.as_string();
+      if (names.empty())
+        errors.add(ConfigError("[experiment] baseline = '" + want + "', but the experiment defines no [variants]",
+                               b->where));
+      else if (std::find(names.begin(), names.end(), want) == names.end())
+        errors.add(ConfigError("[experiment] baseline: unknown variant '" + want + "'" + did_you_mean(want, names) +
+                                   " (variants: " + joined(names) + ")",
+                               b->where));
+    }
+
+  // --set: bare ones apply to every variant (that has the parameter, see below);
+  // "variants.NAME.KEY=VALUE" to that variant only, after the bare ones.
+  std::vector<config::Override> common;
+  std::map<std::string, std::vector<config::Override>> per_variant;
+  for (const auto& text : options.sets) {
+    if (!errors.attempt([&] {
+          config::Override o = config::parse_override(text);
+          const std::string& top = o.path.front();
+          if (top == "plugins")
+            throw ConfigError("--set cannot change [plugins] (plugins are loaded first; use --plugin-path)",
+                              "--set " + text);
+          if (top != "variants") {
+            common.push_back(std::move(o));
+            return;
+          }
+          if (o.path.size() < 3)
+            throw ConfigError("--set variants.NAME.KEY=VALUE sets KEY in one variant, e.g. variants." +
+                                  (names.empty() ? std::string("focal") : names.front()) + ".loss.gamma=3",
+                              "--set " + text);
+          const std::string variant = o.path[1];
+          if (std::find(names.begin(), names.end(), variant) == names.end())
+            throw ConfigError("--set: unknown variant '" + variant + "'" + did_you_mean(variant, names) +
+                                  (names.empty() ? " (the experiment defines no [variants])"
+                                                 : " (variants: " + joined(names) + ")"),
+                              "--set " + text);
+          o.path.erase(o.path.begin(), o.path.begin() + 2);
+          per_variant[variant].push_back(std::move(o));
+        }))
+      continue;
+  }
 
   // The variants to run: each one's table deep-merged over the base. Without [variants] the base
   // itself is the one run, named "".
@@ -324,24 +475,18 @@ std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOp
   base.fields.erase("variants");
   base.fields.erase("plugins");
   std::vector<std::pair<std::string, const Node*>> runs;
-  const Node* variants = doc.find("variants");
-  std::vector<std::string> names;
-  if (variants)
-    for (const auto& [name, v] : variants->fields) names.push_back(name);
   if (!options.variants.empty()) {
     std::set<std::string> seen;
     for (const auto& want : options.variants) {
       if (!seen.insert(want).second) continue;
       if (names.empty())
         throw ConfigError("--variant " + want + ": the experiment defines no [variants]", file_where);
-      if (!variants->find(want))
-        throw ConfigError("unknown variant '" + want + "'" + did_you_mean(want, names) + " (variants: " +
-                              [&] {
-                                std::string all;
-                                for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
-                                return all;
-                              }() + ")",
-                          "--variant " + want);
+      if (std::find(names.begin(), names.end(), want) == names.end()) {
+        errors.add(ConfigError(
+            "unknown variant '" + want + "'" + did_you_mean(want, names) + " (variants: " + joined(names) + ")",
+            "--variant " + want));
+        continue;
+      }
       runs.emplace_back(want, variants->find(want));
     }
   } else if (!names.empty()) {
@@ -350,17 +495,72 @@ std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOp
     runs.emplace_back("", nullptr);
   }
 
-  std::vector<RunSpec> out;
+  // Each run merged; a bare --set that names a parameter the run's plugin lacks is skipped for
+  // that run when another run takes it (--set loss.gamma=3 over focal and tversky variants).
+  std::vector<Node> merged;
   for (const auto& [name, variant] : runs) {
-    Node run = base;
-    if (variant) config::deep_merge(run, *variant);
-    config::apply_overrides(run, overrides);
-    check_keys(run, kTopLevel, "top-level table");  // --set may have added one
-    const std::vector<int64_t> seeds = seeds_of(run, options);
-    Resolved r = resolve_run(run, name, file, file_where, options);
-    r.spec.plugin_paths = plugin_paths;
-    for (int64_t seed : seeds) out.push_back(with_seed(r, seed));
+    merged.push_back(base);
+    if (variant) config::deep_merge(merged.back(), *variant);
   }
+  std::vector<std::vector<const config::Override*>> applied(runs.size());
+  for (const auto& o : common) {
+    std::vector<std::string> reasons;
+    size_t applicable = 0;
+    for (const auto& run : merged) {
+      reasons.push_back(why_not_applicable(run, o));
+      if (reasons.back().empty()) ++applicable;
+    }
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (!reasons[i].empty() && applicable > 0) {
+        if (options.notes)
+          options.notes->push_back("--set " + o.text + " skipped for variant " + runs[i].first + " (" + reasons[i] +
+                                   ")");
+        continue;
+      }
+      applied[i].push_back(&o);
+    }
+  }
+
+  // Resolve every run, keeping each one's errors; an error shared by some runs only names them.
+  std::vector<std::pair<ConfigError, std::vector<std::string>>> found;
+  std::vector<RunSpec> out;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const std::string& name = runs[i].first;
+    ErrorCollector mine(1000);
+    mine.attempt([&] {
+      Node& run = merged[i];
+      std::vector<config::Override> overrides;
+      for (const auto* o : applied[i]) overrides.push_back(*o);
+      config::apply_overrides(run, overrides);
+      if (auto it = per_variant.find(name); it != per_variant.end()) config::apply_overrides(run, it->second);
+      ErrorCollector structure;
+      check_keys(run, kTopLevel, "top-level table", structure);  // --set may have added one
+      structure.throw_if_any();
+      const std::vector<int64_t> seeds = seeds_of(run, options);
+      Resolved r = resolve_run(run, name, file, file_where, options);
+      r.spec.plugin_paths = plugin_paths;
+      for (int64_t seed : seeds) out.push_back(with_seed(r, seed));
+    });
+    for (const auto& e : mine.errors()) {
+      auto it = std::find_if(found.begin(), found.end(),
+                             [&](const auto& f) { return std::string(f.first.what()) == e.what(); });
+      if (it == found.end()) it = found.insert(found.end(), {e, {}});
+      it->second.push_back(name);
+    }
+  }
+  for (const auto& [e, in] : found) {
+    const bool from_set = e.where().rfind("--set ", 0) == 0;
+    if (runs.size() < 2 || (in.size() == runs.size() && !from_set)) {
+      errors.add(e);
+      continue;
+    }
+    std::string note = " (variant" + std::string(in.size() > 1 ? "s " : " ") + joined(in);
+    if (from_set)
+      note += "; --set variants." + in.front() + ".KEY=VALUE sets a value in one variant, --variant " + in.front() +
+              " runs only that one";
+    errors.add(ConfigError(message_of(e) + note + ")", e.where()));
+  }
+  errors.throw_if_any();
   return out;
 }
 

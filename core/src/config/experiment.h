@@ -23,9 +23,14 @@ struct ExperimentOptions {
   // Validate only the tables that are present: a base file meant to be extended need not name
   // data, model and loss. Runs need them, so `xp run` leaves this false.
   bool partial = false;
+  // When set, receives what the user should know but is no error: a bare --set skipped for the
+  // variants whose plugin has no such parameter ("--set loss.gamma=3 skipped for variant tversky").
+  std::vector<std::string>* notes = nullptr;
 };
 
 // Loads [plugins] paths through `loader` before validating, so experiment-local plugins work.
+// Every error of every variant is reported at once (config::ConfigErrorList, see
+// config/config_errors.h); variants come in the order the file writes them.
 std::vector<RunSpec> resolve_experiment(const std::filesystem::path& file, const ExperimentOptions& options,
                                         PluginLoader& loader);
 

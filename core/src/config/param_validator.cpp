@@ -1,5 +1,6 @@
 #include "config/param_validator.h"
 
+#include "config/config_errors.h"
 #include "xp/base/suggest.h"
 #include "xp/errors.h"
 
@@ -104,15 +105,18 @@ Value validate_one(const std::string& label, const std::string& owner, const Par
     case ParamType::StringList: {
       if (!n.is_array()) wrong_type(label, spec, n);
       Value::List out;
+      ErrorCollector errors;
       for (size_t i = 0; i < n.items.size(); ++i) {
         Value v = scalar_as(element_type(spec.type), n.items[i]);
-        if (v.is_none())
-          throw ConfigError(label + ": '" + spec.name + "' must be " + param_type_name(spec.type) + ", but element " +
-                                std::to_string(i) + " is " + describe(n.items[i]),
-                            n.items[i].where);
-        check_allowed(label, spec, v, n.items[i]);
-        out.push_back(std::move(v));
+        if (v.is_none()) {
+          errors.add(ConfigError(label + ": '" + spec.name + "' must be " + param_type_name(spec.type) +
+                                     ", but element " + std::to_string(i) + " is " + describe(n.items[i]),
+                                 n.items[i].where));
+          continue;
+        }
+        if (errors.attempt([&] { check_allowed(label, spec, v, n.items[i]); })) out.push_back(std::move(v));
       }
+      errors.throw_if_any();
       return Value(std::move(out));
     }
     case ParamType::Table:
@@ -122,16 +126,23 @@ Value validate_one(const std::string& label, const std::string& owner, const Par
     case ParamType::PluginList: {
       if (!n.is_array()) wrong_type(label, spec, n);
       Value::List out;
+      ErrorCollector errors;
       for (size_t i = 0; i < n.items.size(); ++i)
-        out.push_back(validate_nested_plugin(label, spec, n.items[i], path + "[" + std::to_string(i) + "]"));
+        errors.attempt([&] {
+          out.push_back(validate_nested_plugin(label, spec, n.items[i], path + "[" + std::to_string(i) + "]"));
+        });
+      errors.throw_if_any();
       return Value(std::move(out));
     }
     case ParamType::Section: return validate_section(label, spec, n, path);
     case ParamType::SectionList: {
       if (!n.is_array()) wrong_type(label, spec, n);
       Value::List out;
+      ErrorCollector errors;
       for (size_t i = 0; i < n.items.size(); ++i)
-        out.push_back(validate_section(label, spec, n.items[i], path + "[" + std::to_string(i) + "]"));
+        errors.attempt(
+            [&] { out.push_back(validate_section(label, spec, n.items[i], path + "[" + std::to_string(i) + "]")); });
+      errors.throw_if_any();
       return Value(std::move(out));
     }
   }
@@ -144,31 +155,39 @@ Value::Table validate_table(const Node& table, const Schema& schema, const std::
   Value::Table out;
   std::vector<std::string> names;
   for (const auto& p : schema.params()) names.push_back(p.name);
+  // Each key is checked on its own, so that every mistake in the table is reported at once.
+  ErrorCollector errors;
+  std::set<std::string> given;
   for (const auto& [key, node] : table.fields) {
     if (skip.count(key)) continue;
+    given.insert(key);
     const ParamSpec* spec = schema.find(key);
     if (!spec) {
       std::string known = names.empty() ? " (it takes no parameters)" : "";
-      throw ConfigError("unknown parameter '" + key + "' for " + label + known + did_you_mean(key, names),
-                        node.key_where);
+      errors.add(ConfigError("unknown parameter '" + key + "' for " + label + known + did_you_mean(key, names),
+                             node.key_where));
+      continue;
     }
-    out[key] = validate_one(label, path, *spec, node);
+    errors.attempt([&, &key = key, &node = node] { out[key] = validate_one(label, path, *spec, node); });
   }
   for (const auto& spec : schema.params()) {
-    if (out.count(spec.name)) continue;
-    if (spec.required)
-      throw ConfigError(label + ": missing required parameter '" + spec.name + "' (" + param_type_name(spec.type) +
-                            ": " + spec.doc + ")",
-                        table.where);
+    if (given.count(spec.name)) continue;
+    if (spec.required) {
+      errors.add(ConfigError(label + ": missing required parameter '" + spec.name + "' (" +
+                                 param_type_name(spec.type) + ": " + spec.doc + ")",
+                             table.where));
+      continue;
+    }
     if (spec.type == ParamType::Section) {
       // An absent section still gets its defaults, positioned at the table that would hold it.
       Node empty;
       empty.where = empty.key_where = table.where;
-      out[spec.name] = validate_section(label, spec, empty, path + "." + spec.name);
+      errors.attempt([&] { out[spec.name] = validate_section(label, spec, empty, path + "." + spec.name); });
       continue;
     }
     if (!spec.default_value.is_none()) out[spec.name] = spec.default_value;
   }
+  errors.throw_if_any();
   return out;
 }
 

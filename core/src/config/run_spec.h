@@ -21,6 +21,10 @@ struct RunSpec {
   std::string description;       // [experiment] description, tags, output ("" / empty when absent)
   std::vector<std::string> tags;
   std::string output;            // root folder for run directories, as written ("" = the runner's default)
+  // [experiment] baseline and metric: the variant the others are compared against and the metric
+  // they are compared by (what `xp report` should default to). Not part of the hashed config:
+  // choosing another baseline does not change what a run trains.
+  std::string baseline, report_metric;
 
   std::string canonical;  // canonical TOML of the resolved config (sorted keys, normalized values)
   std::string hash;       // sha256 (hex) of `canonical`: equal configs hash equal
