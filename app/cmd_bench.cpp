@@ -209,6 +209,8 @@ int loader_command(const std::vector<std::string>& args) {
                 "%.3f ms per image they leave to the GPU; GPU stage %.3f ms per image (%ld images)\n",
                 stage->device().str().c_str(), stage->split().share(), 1e3 * c.worker_decode, 1e3 * c.worker_plan,
                 1e3 * c.stage_per_image, static_cast<long>(c.stage_images));
+    const std::string how = stage->describe();
+    if (!how.empty()) std::printf("  %s\n", how.c_str());
   } else if (stage) {
     std::printf("batch decode stage unused: batches are float32 (--uint8 off), so the workers decode everything\n");
   }

@@ -118,7 +118,10 @@ TEST_CASE("nvjpeg_batched: GPU crops equal the CPU pipeline's within the toleran
   for (int i = 0; i < 24; ++i)
     REQUIRE(cv::imwrite((tmp.path / (i % 2 ? "a" : "b") / (std::to_string(i) + ".jpg")).string(),
                         photo(200 + 13 * (i % 7), 240 + 17 * (i % 5), i), {cv::IMWRITE_JPEG_QUALITY, 90}));
-  const auto gpu = load_all(split_of(tmp.path, "nvjpeg_batched", 1.0), 5, nullptr);
+  const auto gpu_split = split_of(tmp.path, "nvjpeg_batched", 1.0);
+  const auto gpu = load_all(gpu_split, 5, nullptr);
+  REQUIRE(gpu_split->load_lazy(0).encoded->batch_stage());
+  MESSAGE(gpu_split->load_lazy(0).encoded->batch_stage()->describe());
   const auto cpu = load_all(split_of(tmp.path, "cpu"), 5, nullptr);
   const auto other_crops = load_all(split_of(tmp.path, "cpu"), 6, nullptr);
   REQUIRE(gpu.size() == 3);

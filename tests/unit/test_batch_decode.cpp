@@ -135,6 +135,7 @@ TEST_CASE("decode split: the measured share balances workers and stage") {
     s.record_worker(1e-3, true);      // a full CPU decode: 1 ms
     s.record_worker(0.05e-3, false);  // reading the file and planning the crop: 0.05 ms
   }
+  s.to_stage(0, 256);
   s.record_stage(256 * 0.05e-3, 256);  // the GPU: 0.05 ms an image
   // g/B = c_cpu / (W t_gpu + c_cpu - c_plan) = 1 / (0.7 + 1 - 0.05)
   CHECK(s.share() == doctest::Approx(1.0 / 1.65).epsilon(0.01));
@@ -143,6 +144,20 @@ TEST_CASE("decode split: the measured share balances workers and stage") {
   const auto c = s.costs();
   CHECK(c.worker_decoded == 50);
   CHECK(c.stage_images == 201 * 256);
+  // A fixed cost per batch (5 ms, say launching and waiting) is fitted apart from the cost per image,
+  // so a small share does not look expensive per image and shrink further.
+  xp::DecodeSplit f;
+  f.set_workers(14);
+  f.to_stage(0, 256);
+  for (int i = 0; i < 50; ++i) f.record_worker(1e-3, true);
+  for (int i = 0; i < 40; ++i) {
+    const int64_t g = i % 2 ? 40 : 160;
+    f.record_stage(5e-3 + static_cast<double>(g) * 0.05e-3, g);
+  }
+  CHECK(f.costs().stage_per_batch == doctest::Approx(5e-3).epsilon(0.01));
+  CHECK(f.costs().stage_per_image == doctest::Approx(0.05e-3).epsilon(0.01));
+  // g = (256 * 1 / 14 - 5) / (0.05 + 1 / 14) ms
+  CHECK(f.share() == doctest::Approx((256.0 / 14 - 5) / (0.05 + 1.0 / 14) / 256).epsilon(0.01));
 }
 
 TEST_CASE("batch decode: crops and flips become a plan whose decode equals the eager transforms") {

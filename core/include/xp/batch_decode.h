@@ -43,10 +43,12 @@ struct CropPlan {
 // measured costs, so that neither side waits for the other.
 //
 // Per batch of B images, with W workers, a worker cost of c_cpu per image it decodes fully and
-// c_light per image it only plans, and a stage cost of t_gpu per image (wall time of the collating
-// thread): the workers take ((B - g) c_cpu + g c_light) / W, the stage g t_gpu. Both are equal at
-//     g / B = c_cpu / (W t_gpu + c_cpu - c_light).
-// Costs are moving averages; until both sides have been measured the share is `initial`.
+// c_light per image it only plans, and a stage cost of a + g t_gpu for g images (wall time of the
+// collating thread; a = its fixed cost per batch): the workers take ((B - g) c_cpu + g c_light) / W,
+// the stage a + g t_gpu. Both are equal at
+//     g = (B c_cpu / W - a) / (t_gpu + (c_cpu - c_light) / W).
+// Costs are moving averages (a and t_gpu a weighted least-squares fit of the stage's batches, a = 0
+// until g has varied); until both sides have been measured the share is `initial`.
 class DecodeSplit {
  public:
   // fixed in [0, 1]: always that share to the stage; negative: tuned at run time.
@@ -66,6 +68,7 @@ class DecodeSplit {
 
   struct Costs {
     double worker_decode = 0, worker_plan = 0, stage_per_image = 0;  // seconds, 0 = not measured yet
+    double stage_per_batch = 0;                                       // the fit's fixed cost a
     int64_t worker_decoded = 0, worker_planned = 0, stage_images = 0;  // how many were measured
   };
   Costs costs() const;
@@ -73,6 +76,8 @@ class DecodeSplit {
  private:
   double fixed_, initial_;
   std::atomic<int64_t> workers_{1};
+  mutable std::atomic<int64_t> batch_size_{0};  // the last batch size to_stage() saw
+  double s1_ = 0, sg_ = 0, st_ = 0, sgg_ = 0, sgt_ = 0;  // decayed sums of the stage's (g, t)
   mutable std::mutex mutex_;
   Costs costs_;
 };
@@ -98,6 +103,8 @@ class BatchDecodeStage {
   virtual Result run(const std::vector<Item>& items) = 0;
   // Where its batches live (the trainer's to(device) then moves nothing).
   virtual torch::Device device() const = 0;
+  // One line for reports (xp bench loader): which decoder, how many images, where the time went.
+  virtual std::string describe() const { return {}; }
 
   DecodeSplit& split() { return split_; }
   const DecodeSplit& split() const { return split_; }

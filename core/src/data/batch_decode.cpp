@@ -20,6 +20,7 @@ void blend(double& average, int64_t& count, double value) {
 
 bool DecodeSplit::to_stage(int64_t slot, int64_t batch_size) const {
   if (batch_size < 1) return false;
+  batch_size_.store(batch_size);
   const double s = share();
   // Slot i goes to the stage when the running count floor((i + 1) s) steps up at i: an even spread.
   const int64_t slot_in_batch = ((slot % batch_size) + batch_size) % batch_size;
@@ -32,10 +33,13 @@ double DecodeSplit::share() const {
   const Costs& c = costs_;
   if (c.worker_decoded == 0 || c.stage_images == 0) return initial_;
   const double plan = c.worker_planned ? c.worker_plan : 0.0;
-  const double denominator = static_cast<double>(workers_.load()) * c.stage_per_image + c.worker_decode - plan;
-  if (denominator <= 0.0) return 1.0;
+  const double w = static_cast<double>(workers_.load());
+  const double b = static_cast<double>(std::max<int64_t>(batch_size_.load(), 1));
+  const double per_image = c.stage_per_image + (c.worker_decode - plan) / w;
   // Never all to one side: the other side's cost must stay measured as conditions change.
-  return std::clamp(c.worker_decode / denominator, 0.02, 0.98);
+  if (per_image <= 0.0) return 0.98;
+  const double g = (b * c.worker_decode / w - c.stage_per_batch) / per_image;
+  return std::clamp(g / b, 0.02, 0.98);
 }
 
 void DecodeSplit::record_worker(double seconds, bool decoded) {
@@ -49,8 +53,26 @@ void DecodeSplit::record_worker(double seconds, bool decoded) {
 void DecodeSplit::record_stage(double seconds, int64_t staged) {
   if (staged <= 0) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  blend(costs_.stage_per_image, costs_.stage_images, seconds / static_cast<double>(staged));
-  costs_.stage_images += staged - 1;
+  constexpr double kKeep = 0.95;  // about the last 20 batches
+  const double g = static_cast<double>(staged);
+  s1_ = kKeep * s1_ + 1.0;
+  sg_ = kKeep * sg_ + g;
+  st_ = kKeep * st_ + seconds;
+  sgg_ = kKeep * sgg_ + g * g;
+  sgt_ = kKeep * sgt_ + g * seconds;
+  const double variance = s1_ * sgg_ - sg_ * sg_;
+  double per_image = st_ / sg_, per_batch = 0.0;
+  if (variance > 1e-6 * s1_ * sgg_) {  // g has varied: fit t = a + g t_gpu
+    const double slope = (s1_ * sgt_ - sg_ * st_) / variance;
+    const double intercept = (st_ - slope * sg_) / s1_;
+    if (slope > 0.0 && intercept >= 0.0) {
+      per_image = slope;
+      per_batch = intercept;
+    }
+  }
+  costs_.stage_per_image = per_image;
+  costs_.stage_per_batch = per_batch;
+  costs_.stage_images += staged;
 }
 
 DecodeSplit::Costs DecodeSplit::costs() const {
