@@ -196,6 +196,24 @@ int loader_command(const std::vector<std::string>& args) {
               static_cast<long>(workers), lo.pin_memory ? ", pinned" : "", static_cast<long>(images), wall, rate,
               rate / predicted, static_cast<long>(std::max<int64_t>(workers, 1)), 1e3 / total,
               std::thread::hardware_concurrency());
+  // decoder = "nvjpeg_batched": how the batches were shared between the workers and the GPU stage.
+  std::shared_ptr<BatchDecodeStage> stage;
+  for (size_t i = 0; i < std::min<size_t>(order.size(), 16) && !stage; ++i) try {
+      Sample s = setup.train->load_lazy(static_cast<size_t>(order[i]));
+      if (s.encoded) stage = s.encoded->batch_stage();
+    } catch (const BadSample&) {
+    }
+  if (stage && deferred) {
+    const auto c = stage->split().costs();
+    std::printf("batch decode stage on %s: GPU share %.2f of each batch; workers %.3f ms per image they decode, "
+                "%.3f ms per image they leave to the GPU; GPU stage %.3f ms per image (%ld images)\n",
+                stage->device().str().c_str(), stage->split().share(), 1e3 * c.worker_decode, 1e3 * c.worker_plan,
+                1e3 * c.stage_per_image, static_cast<long>(c.stage_images));
+    const std::string how = stage->describe();
+    if (!how.empty()) std::printf("  %s\n", how.c_str());
+  } else if (stage) {
+    std::printf("batch decode stage unused: batches are float32 (--uint8 off), so the workers decode everything\n");
+  }
   return kOk;
 }
 

@@ -4,6 +4,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <xp/batch_decode.h>
+
 #include "common.h"
 
 namespace xp::augment {
@@ -59,6 +61,13 @@ class RandomResizedCrop : public Augmentation {
       cw = std::clamp(cw, 1, w);
       ch = std::clamp(ch, 1, h);
       roi = cv::Rect((w - cw) / 2, (h - ch) / 2, cw, ch);
+    }
+    // A source a batch stage can decode (decoder = "nvjpeg_batched"): only the plan is kept, and
+    // the loader gives it to the GPU or decodes it here (xp/batch_decode.h); same crop either way.
+    if (encoded && s.mask.empty() && interpolation_ == cv::INTER_LINEAR && s.encoded->batch_stage() &&
+        !dynamic_cast<const PlannedCrop*>(s.encoded.get())) {
+      s.encoded = std::make_shared<PlannedCrop>(s.encoded, CropPlan{roi, size_, false});
+      return;
     }
     // Resize straight from the view: no intermediate copy of the crop.
     cv::Mat image;

@@ -1,6 +1,8 @@
 // Lossless geometric transforms: flips and quarter turns.
 #include <opencv2/core.hpp>
 
+#include <xp/batch_decode.h>
+
 #include "common.h"
 
 namespace xp::augment {
@@ -24,7 +26,17 @@ class HorizontalFlip : public Augmentation {
         .add_float("p", 0.5, "probability of flipping").range(0.0, 1.0);
   }
   explicit HorizontalFlip(const Params&) {}
-  void apply(Sample& s, Rng&) const override { flip_sample(s, 1); }
+  // A planned crop (xp/batch_decode.h) is mirrored in its plan; anything else is decoded first.
+  bool reads_encoded() const override { return true; }
+  void apply(Sample& s, Rng&) const override {
+    if (s.image.empty() && s.encoded)
+      if (const auto* planned = dynamic_cast<const PlannedCrop*>(s.encoded.get())) {
+        s.encoded = planned->mirrored();
+        return;
+      }
+    decode_pending(s);
+    flip_sample(s, 1);
+  }
 };
 
 class VerticalFlip : public Augmentation {

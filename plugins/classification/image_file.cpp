@@ -11,6 +11,7 @@
 #include <xp/errors.h>
 
 #include "jpeg_image.h"
+#include "nvjpeg_batch_stage.h"
 #include "nvjpeg_decoder.h"
 
 namespace xp::classification {
@@ -22,8 +23,12 @@ void DecodeOptions::add_to(Schema& schema) {
       .add_bool("verify_end", true, "treat JPEG/PNG files without their end marker as corrupt (truncated "
                                     "downloads; OpenCV would decode them partly grey)")
       .add_string("decoder", "cpu", "JPEG decoding: cpu = libjpeg-turbo (crops decode only their region), nvjpeg = "
-                                    "NVIDIA nvJPEG on the GPU (builds that found it, machines with CUDA)")
-      .choices({"cpu", "nvjpeg"});
+                                    "NVIDIA nvJPEG on the GPU per image, nvjpeg_batched = whole batches on the GPU's "
+                                    "hardware JPEG decoder with the crop, flip and normalization on the GPU, shared "
+                                    "with the CPU workers (builds that found nvJPEG, machines with CUDA)")
+      .choices({"cpu", "nvjpeg", "nvjpeg_batched"})
+      .add_float("gpu_share", -1.0, "decoder = nvjpeg_batched: the share of each batch the GPU decodes; -1 = tuned "
+                                    "while loading from the measured speed of both sides").range(-1.0, 1.0);
 }
 
 DecodeOptions DecodeOptions::from(const Params& params) {
@@ -37,10 +42,21 @@ DecodeOptions DecodeOptions::from(const Params& params) {
   o.height = size[0];
   o.width = size[1];
   o.verify_end = params.get_bool("verify_end");
-  o.nvjpeg = params.get_string("decoder") == "nvjpeg";
+  const std::string decoder = params.get_string("decoder");
+  o.nvjpeg = decoder == "nvjpeg";
   if (o.nvjpeg) {
     const std::string why = nvjpeg_unavailable_reason();
     if (!why.empty()) throw ConfigError("decoder = \"nvjpeg\": " + why + "; use decoder = \"cpu\"", params.where());
+  }
+  const double share = params.get_float("gpu_share");
+  if (decoder != "nvjpeg_batched" && share >= 0.0)
+    throw ConfigError("gpu_share applies to decoder = \"nvjpeg_batched\" (this dataset's decoder is \"" + decoder + "\")",
+                      params.where());
+  if (decoder == "nvjpeg_batched") {
+    std::string why;
+    o.stage = make_nvjpeg_batch_stage(share, why);
+    if (!o.stage)
+      throw ConfigError("decoder = \"nvjpeg_batched\": " + why + "; use decoder = \"cpu\"", params.where());
   }
   return o;
 }
@@ -114,7 +130,7 @@ Sample ImageFileSplit::load_lazy(size_t index) const {
   if (options_.verify_end) verify_complete(s.source, *bytes);
   // JPEGs stay encoded for the transforms to decode what they keep; a resize on load needs them whole.
   if (options_.height == 0)
-    if (auto jpeg = JpegImage::open(bytes, options_.channels, s.source, options_.nvjpeg)) {
+    if (auto jpeg = JpegImage::open(bytes, options_.channels, s.source, options_.nvjpeg, options_.stage)) {
       s.encoded = std::make_shared<JpegImage>(std::move(*jpeg));
       return s;
     }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <xp/batch_decode.h>
 #include <xp/dataset.h>
 #include <xp/params.h>
 #include <xp/schema.h>
@@ -19,6 +20,9 @@ struct DecodeOptions {
   int64_t width = 0;
   bool verify_end = true;  // reject JPEG/PNG files without their end marker (truncated)
   bool nvjpeg = false;     // decoder = "nvjpeg": JPEGs decoded on the GPU (nvjpeg_decoder.h)
+  // decoder = "nvjpeg_batched": the GPU stage that decodes planned crops batch by batch
+  // (nvjpeg_batch_stage.h), shared by the dataset's splits.
+  std::shared_ptr<BatchDecodeStage> stage;
 
   // The schema parameters shared by the file-based datasets, and reading them back.
   static void add_to(Schema& schema);

@@ -48,6 +48,7 @@ void install(jpeg_decompress_struct& c, ErrorManager& e) {
 
 struct Header {
   int width = 0, height = 0, orientation = 1;
+  bool progressive = false;
   J_COLOR_SPACE color = JCS_UNKNOWN;
 };
 
@@ -68,6 +69,7 @@ bool read_header(const unsigned char* data, size_t size, Header& h, char* messag
   h.width = static_cast<int>(c.image_width);
   h.height = static_cast<int>(c.image_height);
   h.color = c.jpeg_color_space;
+  h.progressive = c.progressive_mode != 0;
   for (jpeg_saved_marker_ptr m = c.marker_list; m; m = m->next)
     if (m->marker == JPEG_APP0 + 1) h.orientation = exif_orientation(m->data, m->data_length);
   jpeg_destroy_decompress(&c);
@@ -143,7 +145,8 @@ int exif_orientation(const unsigned char* app1, size_t size) {
 }
 
 std::optional<JpegImage> JpegImage::open(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels,
-                                         const std::string& path, bool nvjpeg) {
+                                         const std::string& path, bool nvjpeg,
+                                         std::shared_ptr<BatchDecodeStage> stage) {
   const auto& b = *bytes;
   if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
   Header h;
@@ -155,6 +158,8 @@ std::optional<JpegImage> JpegImage::open(std::shared_ptr<const std::vector<unsig
   image.width_ = h.width;
   image.height_ = h.height;
   image.nvjpeg_ = nvjpeg;
+  image.progressive_ = h.progressive;
+  if (!h.progressive && channels == 3) image.stage_ = std::move(stage);
   return image;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <xp/batch_decode.h>
 #include <xp/encoded_image.h>
 
 namespace xp::classification {
@@ -23,22 +24,30 @@ class JpegImage : public EncodedImage {
   // CMYK/YCCK colour, or an EXIF orientation other than "normal" (cv::imdecode rotates those).
   // Throws xp::BadSample for a JPEG whose header is corrupt.
   // `nvjpeg`: decode() runs nvJPEG on the GPU (nvjpeg_decoder.h) instead of libjpeg-turbo.
+  // `stage`: the batch decode stage (decoder = "nvjpeg_batched") that may decode it with its crop;
+  // kept for baseline RGB files only (progressive ones and grey output stay on the CPU decoder).
   static std::optional<JpegImage> open(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels,
-                                       const std::string& path, bool nvjpeg = false);
+                                       const std::string& path, bool nvjpeg = false,
+                                       std::shared_ptr<BatchDecodeStage> stage = nullptr);
 
   int width() const override { return width_; }
   int height() const override { return height_; }
   int channels() const override { return channels_; }
   cv::Mat decode(const cv::Rect& region) const override;
   using EncodedImage::decode;
+  std::shared_ptr<BatchDecodeStage> batch_stage() const override { return stage_; }
+  const std::vector<unsigned char>& bytes() const { return *bytes_; }
+  const std::string& path() const { return path_; }
+  bool progressive() const { return progressive_; }
 
  private:
   JpegImage(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels, std::string path)
       : bytes_(std::move(bytes)), channels_(channels), path_(std::move(path)) {}
   std::shared_ptr<const std::vector<unsigned char>> bytes_;
   int width_ = 0, height_ = 0, channels_ = 3;
-  bool nvjpeg_ = false;
+  bool nvjpeg_ = false, progressive_ = false;
   std::string path_;
+  std::shared_ptr<BatchDecodeStage> stage_;
 };
 
 // The EXIF orientation (1-8) in a JPEG's APP1 segment, 1 when there is none (or it is unreadable).

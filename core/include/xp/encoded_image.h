@@ -5,9 +5,13 @@
 // decodes the whole image for any other transform. A region's pixels equal the same region of
 // the whole decoded image, so laziness never changes what the model sees.
 
+#include <memory>
+
 #include <opencv2/core.hpp>
 
 namespace xp {
+
+class BatchDecodeStage;  // xp/batch_decode.h
 
 class EncodedImage {
  public:
@@ -19,6 +23,9 @@ class EncodedImage {
   // xp::BadSample for data that cannot be decoded.
   virtual cv::Mat decode(const cv::Rect& region) const = 0;
   cv::Mat decode() const { return decode(cv::Rect(0, 0, width(), height())); }
+  // The batch stage (GPU) that can decode this image with its crop, or null: only the CPU can.
+  // See xp/batch_decode.h.
+  virtual std::shared_ptr<BatchDecodeStage> batch_stage() const { return nullptr; }
 };
 
 }  // namespace xp

@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "xp/errors.h"
+
 namespace xp::data {
 
 namespace {
@@ -74,9 +76,16 @@ std::string shape_of(const torch::Tensor& t) {
 }  // namespace
 
 PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred) {
-  if (sample.image.empty()) throw std::runtime_error(sample.source + ": the dataset returned an empty image");
   PreparedSample out;
-  if (deferred && sample.image.depth() == CV_8U)
+  if (deferred && sample.image.empty() && sample.encoded && sample.encoded->batch_stage())
+    out.pending = std::dynamic_pointer_cast<const PlannedCrop>(sample.encoded);
+  if (out.pending && !sample.mask.empty())
+    throw std::logic_error(sample.source + ": a sample with a mask was left to the batch decode stage");
+  if (out.pending) {
+    // The batch stage decodes it (collate); nothing to convert here.
+  } else if (sample.image.empty()) {
+    throw std::runtime_error(sample.source + ": the dataset returned an empty image");
+  } else if (deferred && sample.image.depth() == CV_8U)
     out.image = to_hwc_uint8(sample.image);
   else if (deferred)
     out.image = deferred->apply_to_float_chw(to_chw_float(sample.image, false, "image", sample.source));
@@ -95,9 +104,57 @@ PreparedSample prepare_sample(const Sample& sample, const PixelConversion* defer
   return out;
 }
 
-Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned, const PixelConversion* deferred) {
+namespace {
+
+// A batch with samples left to a batch stage: the stage decodes them and uploads the others.
+Batch collate_on_stage(BatchDecodeStage& stage, const std::vector<PreparedSample>& samples, Task task,
+                       std::vector<std::pair<size_t, std::string>>* failed) {
+  if (task == Task::Segmentation) throw std::logic_error("collate: segmentation samples left to a batch stage");
+  std::vector<BatchDecodeStage::Item> items(samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const auto& s = samples[i];
+    items[i].source = s.source;
+    if (s.pending) {
+      items[i].planned = s.pending;
+    } else if (s.image.scalar_type() == torch::kUInt8) {
+      items[i].decoded = s.image;
+    } else {
+      throw std::runtime_error(s.source + ": a float sample cannot join a batch decoded on the GPU (a transform before "
+                                          "the crop made floats); use the dataset's decoder = \"cpu\"");
+    }
+  }
+  BatchDecodeStage::Result result = stage.run(items);
+  std::vector<bool> dropped(samples.size(), false);
+  for (const auto& [i, why] : result.failed) {
+    if (!failed) throw BadSample(samples.at(i).source, why);
+    dropped.at(i) = true;
+    failed->emplace_back(i, why);
+  }
+  Batch batch;
+  batch.input = result.images;
+  std::vector<int64_t> labels, indices;
+  std::map<std::string, std::vector<int64_t>> extra;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (dropped[i]) continue;
+    labels.push_back(samples[i].label);
+    indices.push_back(samples[i].index);
+    for (const auto& [name, value] : samples[i].labels) extra[name].push_back(value);
+  }
+  batch.index = torch::tensor(indices, torch::kInt64);
+  batch.target = torch::tensor(labels, torch::kInt64);
+  for (auto& [name, values] : extra)
+    if (values.size() == labels.size()) batch.extra[name] = torch::tensor(values, torch::kInt64);
+  return batch;
+}
+
+}  // namespace
+
+Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned, const PixelConversion* deferred,
+              std::vector<std::pair<size_t, std::string>>* failed) {
   Batch batch;
   if (samples.empty()) return batch;
+  for (const auto& s : samples)
+    if (s.pending) return collate_on_stage(*s.pending->batch_stage(), samples, task, failed);
   const auto& first = samples.front();
   std::vector<torch::Tensor> images, masks;
   images.reserve(samples.size());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/pixel_conversion.h"
+#include "xp/batch_decode.h"
 #include "xp/dataset.h"
 #include "xp/sample.h"
 
@@ -19,6 +20,8 @@ struct PreparedSample {
   std::map<std::string, int64_t> labels;
   int64_t index = -1;
   std::string source;
+  // Set instead of `image` when a batch stage decodes this sample (xp/batch_decode.h).
+  std::shared_ptr<const PlannedCrop> pending;
 };
 
 // uint8 HWC -> float CHW / 255 (uint16 / 65535); float images are taken as they are (already normalized).
@@ -32,7 +35,12 @@ PreparedSample prepare_sample(const Sample& sample, const PixelConversion* defer
 // `pinned`: the input tensor is allocated in page-locked memory (for non-blocking copies to CUDA).
 // uint8 samples make a uint8 [N, H, W, C] input; when a batch mixes them with float samples, the
 // uint8 ones are converted here with `deferred` and the input is float [N, C, H, W] as usual.
+// Samples left to a batch stage (`pending`) are decoded by it, with the others uploaded beside them:
+// the input is then uint8 [N, H, W, C] on the stage's device. Samples the stage cannot decode are
+// left out of the batch and listed in `failed` (index into `samples`, reason); without `failed`
+// such a sample throws xp::BadSample.
 Batch collate(const std::vector<PreparedSample>& samples, Task task, bool pinned = false,
-              const PixelConversion* deferred = nullptr);
+              const PixelConversion* deferred = nullptr,
+              std::vector<std::pair<size_t, std::string>>* failed = nullptr);
 
 }  // namespace xp::data

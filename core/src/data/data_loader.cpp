@@ -3,8 +3,10 @@
 #include <opencv2/core/utility.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
+#include "xp/batch_decode.h"
 #include "xp/errors.h"
 
 namespace xp::data {
@@ -24,7 +26,8 @@ void pin(Batch& batch) {
 }  // namespace
 
 Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augmentation>>& augment, uint64_t seed,
-                   int64_t epoch, int64_t position, int64_t index) {
+                   int64_t epoch, int64_t position, int64_t index, int64_t stage_batch_size) {
+  const auto t0 = std::chrono::steady_clock::now();
   Sample sample = split.load_lazy(static_cast<size_t>(index));
   sample.index = index;
   Rng rng = Rng::for_sample(seed, epoch, position);
@@ -32,7 +35,15 @@ Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augment
     if (!a->reads_encoded()) decode_pending(sample);
     a->apply(sample, rng);
   }
-  decode_pending(sample);
+  // A planned crop whose stage takes this slot of the batch stays encoded (xp/batch_decode.h).
+  std::shared_ptr<BatchDecodeStage> stage;
+  if (stage_batch_size > 0 && sample.image.empty() && dynamic_cast<const PlannedCrop*>(sample.encoded.get()))
+    stage = sample.encoded->batch_stage();
+  const bool to_stage = stage && stage->split().to_stage(position, stage_batch_size);
+  if (!to_stage) decode_pending(sample);
+  if (stage)
+    stage->split().record_worker(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                                 !to_stage);
   return sample;
 }
 
@@ -80,7 +91,11 @@ EpochLoader::Slot EpochLoader::load_slot(int64_t position) const {
   Slot slot;
   const int64_t index = order_[position];
   try {
-    slot.sample = prepare_sample(load_sample(*split_, augment_, options_.seed, epoch_, position, index), deferred());
+    // Batches that are converted on the device may come from a batch stage there.
+    const int64_t stage_batch = deferred() ? options_.batch_size : 0;
+    slot.sample = prepare_sample(load_sample(*split_, augment_, options_.seed, epoch_, position, index, stage_batch),
+                                 deferred());
+    if (slot.sample->pending) slot.sample->pending->batch_stage()->split().set_workers(options_.workers);
   } catch (const BadSample& e) {
     slot.skipped = SkippedSample{index, e.source(), e.what()};
   }
@@ -129,7 +144,12 @@ void EpochLoader::assembler_loop() {
   auto emit = [&]() -> bool {
     Batch batch;
     try {
-      batch = collate(current, options_.task, options_.pin_memory, deferred());
+      std::vector<std::pair<size_t, std::string>> failed;
+      batch = collate(current, options_.task, options_.pin_memory, deferred(), &failed);
+      if (!failed.empty()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (const auto& [i, why] : failed) skipped_.push_back(SkippedSample{current[i].index, current[i].source, why});
+      }
       if (options_.pin_memory) pin(batch);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -139,6 +159,7 @@ void EpochLoader::assembler_loop() {
       return false;
     }
     current.clear();
+    if (batch.size() == 0) return true;  // every sample of it failed in the batch stage
     std::unique_lock<std::mutex> lock(mutex_);
     space_free_.wait(lock, [&] { return stopping_ || static_cast<int64_t>(batches_.size()) < options_.prefetch; });
     if (stopping_) return false;
@@ -183,7 +204,13 @@ std::optional<Batch> EpochLoader::next_inline() {
   }
   if (current.empty()) return std::nullopt;
   if (static_cast<int64_t>(current.size()) < options_.batch_size && options_.drop_last) return std::nullopt;
-  Batch batch = collate(current, options_.task, options_.pin_memory, deferred());
+  std::vector<std::pair<size_t, std::string>> failed;
+  Batch batch = collate(current, options_.task, options_.pin_memory, deferred(), &failed);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [i, why] : failed) skipped_.push_back(SkippedSample{current[i].index, current[i].source, why});
+  }
+  if (batch.size() == 0) return next_inline();  // every sample of it failed in the batch stage
   if (options_.pin_memory) pin(batch);
   return batch;
 }

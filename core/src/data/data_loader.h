@@ -46,8 +46,10 @@ struct SkippedSample {
 
 // Loads one sample at `position` of an epoch's order: Split::load, then the augmentations with
 // the sample's own Rng. Throws xp::BadSample for an unreadable item.
+// stage_batch_size > 0: a sample left as a PlannedCrop stays encoded when its batch stage's split
+// gives it this slot of a batch of that size (xp/batch_decode.h); otherwise everything is decoded.
 Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augmentation>>& augment, uint64_t seed,
-                   int64_t epoch, int64_t position, int64_t index);
+                   int64_t epoch, int64_t position, int64_t index, int64_t stage_batch_size = 0);
 
 // One pass over `order`. Not copyable; the destructor stops and joins the workers, so breaking
 // out of an epoch early (interrupt, max_steps_per_epoch) is safe.

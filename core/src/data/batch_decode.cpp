@@ -1,0 +1,97 @@
+#include "xp/batch_decode.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+namespace xp {
+
+namespace {
+
+// Moving average that starts from the first measurement.
+void blend(double& average, int64_t& count, double value) {
+  constexpr double kWeight = 0.05;  // about the last 20 measurements
+  average = count == 0 ? value : (1.0 - kWeight) * average + kWeight * value;
+  ++count;
+}
+
+}  // namespace
+
+bool DecodeSplit::to_stage(int64_t slot, int64_t batch_size) const {
+  if (batch_size < 1) return false;
+  batch_size_.store(batch_size);
+  const double s = share();
+  // Slot i goes to the stage when the running count floor((i + 1) s) steps up at i: an even spread.
+  const int64_t slot_in_batch = ((slot % batch_size) + batch_size) % batch_size;
+  return std::floor(static_cast<double>(slot_in_batch + 1) * s) > std::floor(static_cast<double>(slot_in_batch) * s);
+}
+
+double DecodeSplit::share() const {
+  if (fixed_ >= 0.0) return std::min(1.0, fixed_);
+  std::lock_guard<std::mutex> lock(mutex_);
+  const Costs& c = costs_;
+  if (c.worker_decoded == 0 || c.stage_images == 0) return initial_;
+  const double plan = c.worker_planned ? c.worker_plan : 0.0;
+  const double w = static_cast<double>(workers_.load());
+  const double b = static_cast<double>(std::max<int64_t>(batch_size_.load(), 1));
+  const double per_image = c.stage_per_image + (c.worker_decode - plan) / w;
+  // Never all to one side: the other side's cost must stay measured as conditions change.
+  if (per_image <= 0.0) return 0.98;
+  const double g = (b * c.worker_decode / w - c.stage_per_batch) / per_image;
+  return std::clamp(g / b, 0.02, 0.98);
+}
+
+void DecodeSplit::record_worker(double seconds, bool decoded) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (decoded)
+    blend(costs_.worker_decode, costs_.worker_decoded, seconds);
+  else
+    blend(costs_.worker_plan, costs_.worker_planned, seconds);
+}
+
+void DecodeSplit::record_stage(double seconds, int64_t staged) {
+  if (staged <= 0) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  constexpr double kKeep = 0.95;  // about the last 20 batches
+  const double g = static_cast<double>(staged);
+  s1_ = kKeep * s1_ + 1.0;
+  sg_ = kKeep * sg_ + g;
+  st_ = kKeep * st_ + seconds;
+  sgg_ = kKeep * sgg_ + g * g;
+  sgt_ = kKeep * sgt_ + g * seconds;
+  const double variance = s1_ * sgg_ - sg_ * sg_;
+  double per_image = st_ / sg_, per_batch = 0.0;
+  if (variance > 1e-6 * s1_ * sgg_) {  // g has varied: fit t = a + g t_gpu
+    const double slope = (s1_ * sgt_ - sg_ * st_) / variance;
+    const double intercept = (st_ - slope * sg_) / s1_;
+    if (slope > 0.0 && intercept >= 0.0) {
+      per_image = slope;
+      per_batch = intercept;
+    }
+  }
+  costs_.stage_per_image = per_image;
+  costs_.stage_per_batch = per_batch;
+  costs_.stage_images += staged;
+}
+
+DecodeSplit::Costs DecodeSplit::costs() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return costs_;
+}
+
+cv::Mat PlannedCrop::decode(const cv::Rect& region) const {
+  cv::Mat out;
+  cv::resize(source_->decode(plan_.region), out, plan_.size, 0, 0, cv::INTER_LINEAR);
+  if (plan_.hflip) cv::flip(out, out, 1);
+  if (region == cv::Rect(0, 0, out.cols, out.rows)) return out;
+  return out(region).clone();
+}
+
+std::shared_ptr<const PlannedCrop> PlannedCrop::mirrored() const {
+  CropPlan p = plan_;
+  p.hflip = !p.hflip;
+  return std::make_shared<PlannedCrop>(source_, p);
+}
+
+}  // namespace xp
