@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "config/experiment.h"
+#include "distributed/launcher.h"
 #include "engine/experiment_runner.h"
 #include "options.h"
 #include "plugin_loader.h"
@@ -27,9 +28,32 @@ extern "C" void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);
 }
 
+// `--nproc-per-node N`: the same command line without the option, once per rank, watched until all end.
+int launch_ranks(const std::vector<std::string>& args, int nproc) {
+  distributed::LaunchOptions launch;
+  launch.nproc = nproc;
+  launch.program = distributed::current_executable();
+  launch.args = {"run"};
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--nproc-per-node") {
+      ++i;
+      continue;
+    }
+    if (args[i].rfind("--nproc-per-node=", 0) == 0) continue;
+    launch.args.push_back(args[i]);
+  }
+  const auto result = distributed::launch_local_ranks(launch);
+  if (result.first_failed_rank >= 0) {
+    std::cerr << "error: " << result.message << "; the other ranks were stopped\n";
+    return result.exit_code ? result.exit_code : kRunFailed;
+  }
+  return kOk;
+}
+
 int run(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string file, seeds, registry_option, resume;
+  int nproc_per_node = 0;
   desc.add_options()("experiment", po::value(&file), "experiment TOML file (optional with --resume)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override KEY=VALUE (repeatable), e.g. train.epochs=5")(
       "variant", po::value<std::vector<std::string>>()->composing(), "only this variant (repeatable)")(
@@ -37,13 +61,17 @@ int run(const std::vector<std::string>& args) {
       "registry", po::value(&registry_option), "run registry (default $XP_REGISTRY or xp-runs/registry.db)")(
       "resume", po::value(&resume), "continue an interrupted run: its id (or unique prefix) or its folder")(
       "tag", po::value<std::vector<std::string>>()->composing(), "record KEY=VALUE (or KEY) as a tag of every run (repeatable)")(
-      "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder");
+      "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder")(
+      "nproc-per-node", po::value(&nproc_per_node),
+      "data-parallel: start N ranks of this run on this machine (one per GPU, or N CPU processes over Gloo); "
+      "see [train] distributed");
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
   const std::string usage =
       "xp run EXPERIMENT.toml [--set K=V ...] [--variant V ...] [--seeds 1,2] [--tag K=V ...] [--registry PATH]\n"
-      "       xp run --resume RUN_ID_OR_DIR [EXPERIMENT.toml]";
+      "       xp run --resume RUN_ID_OR_DIR [EXPERIMENT.toml]\n"
+      "       xp run EXPERIMENT.toml --nproc-per-node N   (data-parallel; or under torchrun / srun)";
   if (!parse_options(usage, desc, pos, args, vm)) return kOk;
 
   ExperimentOptions options;
@@ -60,6 +88,14 @@ int run(const std::vector<std::string>& args) {
   if (!file.empty()) {
     specs = resolve_experiment(file, options, loader);
     if (specs.empty()) throw ConfigError(file + ": the experiment describes no runs");
+  }
+
+  if (vm.count("nproc-per-node")) {
+    if (nproc_per_node < 1) throw ConfigError("--nproc-per-node must be >= 1");
+    if (std::getenv("XP_LAUNCHED") || std::getenv("RANK"))
+      throw ConfigError("--nproc-per-node inside a launched rank (RANK is set): start xp run once, without a launcher, "
+                        "or let the launcher (torchrun, srun) start the ranks");
+    return launch_ranks(args, nproc_per_node);
   }
 
   const std::filesystem::path registry_path =
