@@ -13,6 +13,7 @@
 #include "command.h"
 #include "config/dry_build.h"
 #include "config/experiment.h"
+#include "distributed/launcher.h"
 #include "engine/experiment_runner.h"
 #include "options.h"
 #include "plugin_loader.h"
@@ -89,9 +90,32 @@ void print_summary(const std::vector<RunSummaryRow>& rows, const std::vector<Run
     out << "see them: xp runs --experiment " << specs.front().experiment << "\n";
 }
 
+// `--nproc-per-node N`: the same command line without the option, once per rank, watched until all end.
+int launch_ranks(const std::vector<std::string>& args, int nproc) {
+  distributed::LaunchOptions launch;
+  launch.nproc = nproc;
+  launch.program = distributed::current_executable();
+  launch.args = {"run"};
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--nproc-per-node") {
+      ++i;
+      continue;
+    }
+    if (args[i].rfind("--nproc-per-node=", 0) == 0) continue;
+    launch.args.push_back(args[i]);
+  }
+  const auto result = distributed::launch_local_ranks(launch);
+  if (result.first_failed_rank >= 0) {
+    std::cerr << "error: " << result.message << "; the other ranks were stopped\n";
+    return result.exit_code ? result.exit_code : kRunFailed;
+  }
+  return kOk;
+}
+
 int run(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string file, seeds, registry_option, resume;
+  int nproc_per_node = 0;
   desc.add_options()("experiment", po::value(&file), "experiment TOML file (optional with --resume)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override KEY=VALUE (repeatable), e.g. train.epochs=5")(
       "variant", po::value<std::vector<std::string>>()->composing(), "only this variant (repeatable)")(
@@ -103,13 +127,17 @@ int run(const std::vector<std::string>& args) {
                          "job restarts (also XP_REQUEUE=1)")(
       "plugin-path", po::value<std::vector<std::string>>()->composing(), "extra plugin library or folder")(
       "no-dry-build", "skip the dry build (one CPU batch per variant) that checks the experiment before any run "
-                      "is recorded");
+                      "is recorded")(
+      "nproc-per-node", po::value(&nproc_per_node),
+      "data-parallel: start N ranks of this run on this machine (one per GPU, or N CPU processes over Gloo); "
+      "see [train] distributed");
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
   const std::string usage =
       "xp run EXPERIMENT.toml [--set K=V ...] [--variant V ...] [--seeds 1,2] [--tag K=V ...] [--registry PATH]\n"
       "       xp run --resume RUN_ID_OR_DIR [EXPERIMENT.toml]\n"
+      "       xp run EXPERIMENT.toml --nproc-per-node N   (data-parallel; or under torchrun / srun)\n"
       "exit codes: 0 all runs finished, 1 a run failed, 2 configuration error, 130 interrupted (SIGINT),\n"
       "            143 stopped by SIGTERM (checkpoint written, run resumable)";
   if (!parse_options(usage, desc, pos, args, vm)) return kOk;
@@ -134,6 +162,14 @@ int run(const std::vector<std::string>& args) {
     // Everything `xp validate` finds is found here too, before a run is recorded: a misconfigured
     // experiment leaves no `failed` rows behind.
     if (resume.empty() && !vm.count("no-dry-build")) config::dry_build_runs(specs);
+  }
+
+  if (vm.count("nproc-per-node")) {
+    if (nproc_per_node < 1) throw ConfigError("--nproc-per-node must be >= 1");
+    if (std::getenv("XP_LAUNCHED") || std::getenv("RANK"))
+      throw ConfigError("--nproc-per-node inside a launched rank (RANK is set): start xp run once, without a launcher, "
+                        "or let the launcher (torchrun, srun) start the ranks");
+    return launch_ranks(args, nproc_per_node);
   }
 
   const std::filesystem::path registry_path =

@@ -53,4 +53,17 @@ int64_t ConfusionCounts::total() const {
   return s;
 }
 
+void ConfusionCounts::reduce(MetricStateReducer& reducer) {
+  int64_t k = classes_;
+  reducer.max(k);
+  if (k != classes_) {  // this rank saw fewer classes (or none): widen the matrix first
+    std::vector<int64_t> wider(static_cast<size_t>(k * k), 0);
+    for (int64_t i = 0; i < classes_; ++i)
+      for (int64_t j = 0; j < classes_; ++j) wider[static_cast<size_t>(i * k + j)] = at(i, j);
+    counts_ = std::move(wider);
+    classes_ = k;
+  }
+  if (!counts_.empty()) reducer.sum(counts_.data(), counts_.size());
+}
+
 }  // namespace xp::classification

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <xp/model.h>
+#include <xp/metric.h>
 #include <xp/sample.h>
 
 namespace xp::classification {
@@ -20,6 +21,8 @@ class ConfusionCounts {
   int64_t row_sum(int64_t truth) const;
   int64_t column_sum(int64_t predicted) const;
   int64_t total() const;
+  // Sums the counts of all ranks (a rank that saw no sample has no class count yet).
+  void reduce(MetricStateReducer& reducer);
 
  private:
   int64_t classes_ = 0;

@@ -20,6 +20,10 @@ class ConfusionMatrix : public xp::Metric {
   void update(const xp::ModelOutput& output, const xp::Batch& batch) override {
     counts_.update(output, batch, "confusion_matrix");
   }
+  bool reduce_state(xp::MetricStateReducer& r) override {
+    counts_.reduce(r);
+    return true;
+  }
   std::map<std::string, double> compute() const override {
     std::map<std::string, double> out;
     const int64_t k = counts_.classes();

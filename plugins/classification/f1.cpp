@@ -19,6 +19,10 @@ class F1 : public xp::Metric {
 
   void reset() override { counts_.reset(); }
   void update(const xp::ModelOutput& output, const xp::Batch& batch) override { counts_.update(output, batch, "f1"); }
+  bool reduce_state(xp::MetricStateReducer& r) override {
+    counts_.reduce(r);
+    return true;
+  }
   std::map<std::string, double> compute() const override {
     std::map<std::string, double> out;
     double sum = 0;

@@ -24,6 +24,12 @@ class TopK : public xp::Metric {
     correct_ += hits.sum().item<int64_t>();
     total_ += known.sum().item<int64_t>();
   }
+  bool reduce_state(xp::MetricStateReducer& r) override {
+    int64_t state[2] = {correct_, total_};
+    r.sum(state, 2);
+    correct_ = state[0], total_ = state[1];
+    return true;
+  }
   std::map<std::string, double> compute() const override {
     return {{"top" + std::to_string(k_), total_ ? static_cast<double>(correct_) / static_cast<double>(total_) : 0.0}};
   }

@@ -72,6 +72,18 @@ class HierarchicalMetric : public Metric {
     for (int64_t i = 0; i < target.size(0); ++i) ++confusion_[t[i] * groups_.leaves() + d[i]];
   }
 
+  bool reduce_state(MetricStateReducer& r) override {
+    int64_t state[6] = {counts_.total,        counts_.species_top1, counts_.species_topk,
+                        counts_.disease_top1, counts_.disease_topk, counts_.cascade_top1};
+    r.sum(state, 6);
+    counts_ = {state[0], state[1], state[2], state[3], state[4], state[5]};
+    // A rank that saw no sample may not have sized its matrix yet.
+    const int64_t cells = groups_.leaves() * groups_.leaves();
+    if (confusion_.empty()) confusion_.assign(static_cast<size_t>(cells), 0);
+    r.sum(confusion_.data(), confusion_.size());
+    return true;
+  }
+
   std::map<std::string, double> compute() const override {
     auto rate = [&](int64_t n) { return counts_.total ? static_cast<double>(n) / static_cast<double>(counts_.total) : 0.0; };
     const std::string k = std::to_string(k_);

@@ -23,6 +23,15 @@ class ScoreHistogram {
   int64_t positives() const { return positives_; }
   int64_t negatives() const { return negatives_; }
   int64_t bins() const { return static_cast<int64_t>(pos_.size()); }
+  // Distributed evaluation: `sum` replaces counts by their sum over the ranks.
+  template <class SumFn>
+  void reduce(SumFn&& sum) {
+    sum(pos_.data(), pos_.size());
+    sum(neg_.data(), neg_.size());
+    int64_t totals[2] = {positives_, negatives_};
+    sum(totals, 2);
+    positives_ = totals[0], negatives_ = totals[1];
+  }
 
  private:
   std::vector<int64_t> pos_, neg_;

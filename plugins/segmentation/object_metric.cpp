@@ -46,6 +46,14 @@ class ObjectMetric : public Metric {
     }
   }
 
+  bool reduce_state(MetricStateReducer& r) override {
+    std::vector<int64_t> state;
+    for (const auto& c : counts_) state.insert(state.end(), {c.tp, c.fp, c.fn});
+    r.sum(state.data(), state.size());
+    for (size_t k = 0; k < counts_.size(); ++k) counts_[k] = {state[3 * k], state[3 * k + 1], state[3 * k + 2]};
+    return true;
+  }
+
   std::map<std::string, double> compute() const override {
     std::map<std::string, double> out;
     for (size_t k = 0; k < thresholds_.size(); ++k) {

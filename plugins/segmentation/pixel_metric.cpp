@@ -24,6 +24,12 @@ class PixelMetric : public Metric {
     fn_ += predicted.logical_not().logical_and(v.positive).sum().item<int64_t>();
   }
 
+  bool reduce_state(MetricStateReducer& r) override {
+    int64_t state[3] = {tp_, fp_, fn_};
+    r.sum(state, 3);
+    tp_ = state[0], fp_ = state[1], fn_ = state[2];
+    return true;
+  }
   std::map<std::string, double> compute() const override {
     double tp = static_cast<double>(tp_), fp = static_cast<double>(fp_), fn = static_cast<double>(fn_);
     return {{"iou", ratio(tp, tp + fp + fn)},

@@ -33,6 +33,11 @@ class PrAucMetric : public Metric {
       if (valid[i]) histogram_.add(prob[i], pos[i]);
   }
 
+  bool reduce_state(MetricStateReducer& r) override {
+    histogram_.reduce([&](int64_t* v, size_t n) { r.sum(v, n); });
+    return true;
+  }
+
   std::map<std::string, double> compute() const override {
     std::map<std::string, double> out{{"ap", histogram_.average_precision()}};
     const double p = static_cast<double>(histogram_.positives()), n = static_cast<double>(histogram_.negatives());

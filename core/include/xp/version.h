@@ -3,6 +3,7 @@
 
 #define XP_VERSION_STRING "0.1.0"
 
+// 3: Metric::reduce_state (distributed evaluation).
 // Bumped whenever a public SDK type changes layout or a virtual interface changes.
 // A plugin built against another ABI version is refused at load time.
 #ifndef XP_PLUGIN_ABI_VERSION

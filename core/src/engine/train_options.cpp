@@ -130,6 +130,14 @@ TrainOptions TrainOptions::from_params(const Params& train) {
   Params tb = r.section("tensorboard");
   Reader rtb(tb, r.sub("tensorboard"));
   o.tensorboard = {rtb.b("enabled"), rtb.i("log_every_n_steps"), rtb.i("images")};
+  Params dp = r.section("distributed");
+  Reader rd(dp, r.sub("distributed"));
+  o.distributed.backend = rd.s("backend");
+  o.distributed.bucket_mb = rd.f("bucket_mb");
+  o.distributed.find_unused = rd.b("find_unused");
+  o.distributed.broadcast_buffers = rd.b("broadcast_buffers");
+  o.distributed.timeout_s = rd.f("timeout_s");
+  o.distributed.gloo_threads = rd.i("gloo_threads");
   return o;
 }
 

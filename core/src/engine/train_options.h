@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "distributed/distributed_options.h"
 #include "xp/params.h"
 
 namespace xp::engine {
@@ -85,6 +86,7 @@ struct TrainOptions {
   std::vector<std::string> console;  // metric stems on the epoch line; empty = all
   CalibrationOptions calibration;
   TensorBoardOptions tensorboard;
+  distributed::DistributedOptions distributed;
 
   static TrainOptions from_params(const Params& train);
   // Epochs of the whole run: the stages' sum when stages are given.

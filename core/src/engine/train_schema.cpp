@@ -85,6 +85,20 @@ Schema tensorboard_schema() {
       .add_int("images", 8, "training inputs (after augmentation) logged once from the first batch (0 = none)").min(0);
 }
 
+Schema distributed_schema() {
+  return Schema("Data-parallel training across processes (started by `xp run --nproc-per-node N`, torchrun or srun; "
+                "one process = one rank, train.batch_size is per rank)")
+      .add_string("backend", "auto", "collective backend: auto = nccl on CUDA, gloo on the CPU")
+      .choices({"auto", "gloo", "nccl"})
+      .add_float("bucket_mb", 25.0, "gradients are all-reduced in buckets of about this size, overlapped with backward")
+      .min(0.001)
+      .add_bool("find_unused", false, "allow parameters that get no gradient in a step (reduced as zeros)")
+      .add_bool("broadcast_buffers", true, "copy rank 0's buffers (batch-norm statistics) to every rank before each forward")
+      .add_float("timeout_s", 300.0, "a rank that waits longer than this for the others (one died or hangs) stops the run")
+      .min(1.0)
+      .add_int("gloo_threads", 2, "Gloo worker threads per rank").range(1, 64);
+}
+
 }  // namespace
 
 Schema train_schema() {
@@ -123,6 +137,7 @@ Schema train_schema() {
       .choices({"none", "hflip", "flips", "multiscale", "five_crop"})
       .add_section("calibration", calibration_schema(), "threshold and temperature calibration")
       .add_section("tensorboard", tensorboard_schema(), "TensorBoard logging")
+      .add_section("distributed", distributed_schema(), "data-parallel training across processes and machines")
       .add_strings("console", {}, "metrics on the console's epoch line, without split prefix (e.g. [\"top1\", \"f1\"]); "
                    "empty = all; metrics.csv and the registry always get every metric");
 }
