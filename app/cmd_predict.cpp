@@ -273,8 +273,6 @@ int predict(const std::vector<std::string>& args) {
     ModelRuns models = find_model_runs(registry, run_arg, checkpoint);
     std::vector<MemberPredictions> predictions;
     std::vector<double> weights;
-    inference::LoadOptions lo;
-    lo.checkpoint = checkpoint;
     std::vector<std::string> names;
     std::shared_ptr<const Split> data;
     for (const auto& m : models.members) {

@@ -8,6 +8,9 @@
 #include <deque>
 #include <fstream>
 #include <random>
+#include <set>
+
+#include <unistd.h>
 
 #include "config/experiment.h"
 #include "engine/checkpoint.h"

@@ -1,5 +1,6 @@
 #include "export/safetensors.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>

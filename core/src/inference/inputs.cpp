@@ -1,6 +1,7 @@
 #include "inference/inputs.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>

@@ -7,7 +7,6 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "inference/scene_segmenter.h"
 #include "xp/errors.h"
 
 namespace xp::inference {

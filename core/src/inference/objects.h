@@ -9,6 +9,9 @@
 
 namespace xp::inference {
 
+// Probability maps are stored as 16-bit images: one level is 1 / 65535.
+constexpr double kProbabilityScale = 65535.0;
+
 struct SceneObject {
   int64_t id = 0;  // 1-based, in raster order of the component's first pixel
   int64_t area = 0;

@@ -1,6 +1,7 @@
 #include "inference/scene_segmenter.h"
 
 #include <cmath>
+#include <tuple>
 
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>

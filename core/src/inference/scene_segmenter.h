@@ -9,6 +9,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "inference/objects.h"
 #include "inference/run_model.h"
 #include "inference/sliding_window.h"
 
@@ -33,8 +34,5 @@ std::pair<int64_t, int64_t> training_tile_size(const LoadedRun& run);
 // Binary (one-channel) segmentation runs only; throws xp::ConfigError otherwise or when the scene
 // has another channel count than the model takes.
 SceneResult segment_scene(LoadedRun& run, const cv::Mat& scene, const SceneOptions& options);
-
-// The probability one uint16 level stands for.
-constexpr double kProbabilityScale = 65535.0;
 
 }  // namespace xp::inference
