@@ -277,8 +277,8 @@ int predict(const std::vector<std::string>& args) {
     std::shared_ptr<const Split> data;
     for (const auto& m : models.members) {
       const RunSpec spec = resolve_recorded_run(fs::path(m.info.run_dir) / "config.toml", loader);
-      std::string mode = tta;
-      if (mode == "run") mode = engine::build_data_setup(spec).options.tta;
+      engine::TrainSetup setup = engine::build_data_setup(spec);
+      const std::string mode = tta == "run" ? setup.options.tta : tta;
       EnsembleOptions eo;
       eo.tta = mode;
       eo.checkpoint = checkpoint;
@@ -293,7 +293,6 @@ int predict(const std::vector<std::string>& args) {
       predictions.back().probabilities = inference::apply_temperature(predictions.back().probabilities, temperature);
       weights.push_back(1.0);
       if (names.empty()) {
-        auto setup = engine::build_data_setup(spec);
         names = setup.info.class_names;
         data = split == "test" ? setup.test : split == "val" ? setup.val : setup.train;
       }

@@ -47,10 +47,10 @@ run=$(sqlite3 "$db" "SELECT id FROM runs WHERE status = 'finished'")
 [[ -n "$run" ]] || fail "no finished run"
 "$py" "$here/write_png.py" scene_a.png 75 101 3 1    # 75 x 101: not a multiple of the 32 px tiles
 "$py" "$here/write_png.py" scene_b.png 20 24 3 2     # smaller than one tile
-expect_rc 0 "$XP" predict "$run" scene_a.png scene_b.png --out out --overlap 0.5 --registry "$db"
+expect_rc 0 "$XP" predict "$run" scene_a.png scene_b.png --out pred --overlap 0.5 --registry "$db"
 cat "$tmp/out"
 for f in scene_a_prob.png scene_a_mask.png scene_a_objects.csv scene_b_prob.png scenes.csv predict.json; do
-  [[ -s "out/$f" ]] || fail "missing out/$f"
+  [[ -s "pred/$f" ]] || fail "missing pred/$f"
 done
 "$py" - <<'PY' || fail "output files"
 import csv, struct
@@ -59,21 +59,21 @@ def ihdr(path):
     assert b[:8] == b"\x89PNG\r\n\x1a\n", path
     w, h, depth, colour = struct.unpack(">IIBB", b[16:26])
     return w, h, depth, colour
-assert ihdr("out/scene_a_prob.png") == (101, 75, 16, 0), ihdr("out/scene_a_prob.png")
-assert ihdr("out/scene_a_mask.png") == (101, 75, 8, 0)
-assert ihdr("out/scene_b_prob.png") == (24, 20, 16, 0)
-rows = list(csv.DictReader(open("out/scenes.csv")))
+assert ihdr("pred/scene_a_prob.png") == (101, 75, 16, 0), ihdr("pred/scene_a_prob.png")
+assert ihdr("pred/scene_a_mask.png") == (101, 75, 8, 0)
+assert ihdr("pred/scene_b_prob.png") == (24, 20, 16, 0)
+rows = list(csv.DictReader(open("pred/scenes.csv")))
 assert [r["width"] for r in rows] == ["101", "24"] and [r["height"] for r in rows] == ["75", "20"], rows
-head = open("out/scene_a_objects.csv").readline().strip()
+head = open("pred/scene_a_objects.csv").readline().strip()
 assert head == "id,area,x,y,width,height,centroid_x,centroid_y,mean_probability,max_probability", head
-for r in csv.DictReader(open("out/scene_a_objects.csv")):
+for r in csv.DictReader(open("pred/scene_a_objects.csv")):
     assert 0 <= int(r["x"]) < 101 and 0 <= int(r["y"]) < 75 and int(r["area"]) >= 1
     assert 0 <= float(r["mean_probability"]) <= float(r["max_probability"]) <= 1
 PY
 # The run's calibrated threshold is the default; TTA, scales and a float TIFF.
 threshold=$(sqlite3 "$db" "SELECT s.value FROM summary s JOIN runs r ON r.rid = s.rid WHERE r.id = '$run' AND s.name = 'calib_threshold'")
 [[ -n "$threshold" ]] || fail "the run recorded no calibrated threshold"
-"$py" -c "import json; j = json.load(open('out/predict.json')); assert abs(j['options']['threshold'] - $threshold) < 1e-9, j['options']"
+"$py" -c "import json; j = json.load(open('pred/predict.json')); assert abs(j['options']['threshold'] - $threshold) < 1e-9, j['options']"
 expect_rc 0 "$XP" predict "$run" scene_a.png --out out2 --tta d4 --scales 1,0.5 --merge max --prob-format tiff --threshold 0.3 --registry "$db"
 [[ -s out2/scene_a_prob.tif ]] || fail "no float TIFF"
 grep -q "\"merge\": \"max\"" out2/predict.json || fail "options not recorded"
