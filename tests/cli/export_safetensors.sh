@@ -44,7 +44,7 @@ workers = 0
 threads = 2
 [variants.resnet18]
 [variants.cnn]
-model = { plugin = "simple_cnn", channels = [4, 8], hidden = 16 }
+model = { plugin = "simple_cnn", in_channels = 3, channels = [4, 8], hidden = 16 }
 TOML
 cd "$tmp"
 expect_rc 0 "$XP" run leaves.toml --registry "$db"
