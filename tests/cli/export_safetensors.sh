@@ -59,6 +59,16 @@ grep -q "torchvision.models.resnet18" "$tmp/out" || fail "no torchvision names"
 classes=$("$py" -c "import json; print(json.load(open('r18.json'))['num_classes'])")
 expect_rc 0 "$XP" predict "$resnet" leaf.png --out leaf.csv --top-k "$classes" --registry "$db"
 "$py" "$here/check_safetensors.py" r18.safetensors --torchvision leaf.png 7 leaf.csv || fail "torchvision comparison"
+# Hierarchical class names ("species/disease"): species, disease and the cascade probability.
+"$py" - <<'PY' || fail "hierarchical columns"
+import csv
+row = next(csv.DictReader(open("leaf.csv")))
+species, disease = row["predicted"].split("/")
+assert row["species"] == species and row["disease"] == disease, row
+assert abs(float(row["cascade_probability"]) - float(row["probability"])) < 1e-12
+probs = {row["class_%d" % j]: float(row["probability_%d" % j]) for j in range(1, 100) if "class_%d" % j in row}
+assert abs(sum(p for c, p in probs.items() if c.startswith(species + "/")) - float(row["species_probability"])) < 1e-6
+PY
 
 expect_rc 0 "$XP" export "$cnn" --out cnn.safetensors --dtype f16 --registry "$db"
 grep -q "xp key names: model 'simple_cnn' has no torchvision equivalent" "$tmp/out" || fail "xp names note: $(cat "$tmp/out")"
