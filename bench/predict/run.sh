@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Full-scene segmentation throughput, xp predict vs the same sliding window in Python PyTorch:
+# same UNet (the main job's: depth 3, base width 16) and weights (an xp export read by the Python
+# side), same generated scene, window, overlap, hann blending, batch, threads and device.
+# Prints Mpx/s and peak resident memory of both, and the ratio xp/python.
+#
+#   bench/predict/run.sh [BUILD_DIR] [SCENE_SIDE] [WINDOW] [DEVICE] [THREADS] [BATCH]
+#   bench/predict/run.sh build 2048 512 cpu 2 8          # CPU (docs/performance.md)
+#   bench/predict/run.sh build 8192 512 cuda 16 16       # the GPU machine
+# Needs python3-torch and python3-torchvision (scripts/install-deps --bench) and python3-numpy.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="$(cd "${1:-$root/build}" && pwd)"
+side="${2:-2048}"
+window="${3:-512}"
+device="${4:-cpu}"
+threads="${5:-2}"
+batch="${6:-8}"
+py=python3; [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+xp="$build/xp"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+db="$tmp/runs/registry.db"
+
+# A finished run of the main job's UNet (trained for two steps: throughput does not depend on the weights).
+cat > seg.toml <<'TOML'
+[experiment]
+name = "bench_predict"
+seeds = [1]
+[data]
+plugin = "rare_blobs"
+image_size = 64
+train_size = 32
+val_size = 8
+test_size = 8
+[model]
+plugin = "unet"
+depth = 3
+base_width = 16
+[loss]
+plugin = "bce"
+[train]
+epochs = 1
+batch_size = 16
+max_steps_per_epoch = 2
+workers = 0
+TOML
+"$xp" run seg.toml --registry "$db" > train.log 2>&1 || { cat train.log; exit 1; }
+run=$(sqlite3 "$db" "SELECT id FROM runs WHERE status = 'finished'")
+"$xp" export "$run" --names xp --out unet.safetensors --registry "$db" > /dev/null
+
+# The scene: seeded noise plus bright discs, an RGB PNG of side x side pixels.
+"$py" - "$side" <<'PY'
+import struct, sys, zlib
+import numpy as np
+n = int(sys.argv[1])
+rng = np.random.default_rng(0)
+img = rng.integers(0, 120, size=(n, n, 3), dtype=np.uint8)
+yy, xx = np.mgrid[0:n, 0:n]
+for _ in range(max(1, n * n // 200000)):
+    cy, cx, r = rng.integers(0, n), rng.integers(0, n), rng.integers(3, 20)
+    img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = 230
+raw = b"".join(b"\x00" + img[r].tobytes() for r in range(n))
+def chunk(k, b): return struct.pack(">I", len(b)) + k + b + struct.pack(">I", zlib.crc32(k + b) & 0xFFFFFFFF)
+open("scene.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", n, n, 8, 2, 0, 0, 0))
+                              + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
+PY
+
+peak() { sed -n 's/.*Maximum resident set size (kbytes): \([0-9]*\)/\1/p' "$1"; }
+/usr/bin/time -v "$xp" predict "$run" scene.png --out out --window "$window" --overlap 0.25 --batch-size "$batch" \
+  --threads "$threads" --device "$device" --no-record --registry "$db" > xp.log 2> xp.time || { cat xp.log xp.time; exit 1; }
+xp_mpx=$(sed -n 's/.* s (\([0-9.e+-]*\) Mpx\/s)$/\1/p' xp.log)
+/usr/bin/time -v "$py" "$here/sliding_window.py" unet.safetensors scene.png --window "$window" --overlap 0.25 \
+  --batch "$batch" --threads "$threads" --device "$device" > py.log 2> py.time || { cat py.log py.time; exit 1; }
+py_mpx=$(awk '{print $2}' py.log)
+echo "scene ${side}x${side}, window $window, overlap 0.25, batch $batch, threads $threads, device $device"
+printf "xp      %8.3f Mpx/s  peak RSS %6d MiB  (segmentation + mask + objects + PNG writes)\n" "$xp_mpx" $(( $(peak xp.time) / 1024 ))
+printf "python  %8.3f Mpx/s  peak RSS %6d MiB  (sliding window + blending only)\n" "$py_mpx" $(( $(peak py.time) / 1024 ))
+"$py" -c "print('ratio xp/python %.2f' % ($xp_mpx / $py_mpx))"

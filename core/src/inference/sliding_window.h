@@ -1,0 +1,50 @@
+#pragma once
+// Segmentation of scenes of any size with a model trained on small tiles: windows of the training
+// tile size slide over the scene with an overlap; each window's probabilities are weighted by a
+// blending window (high in the centre, low at the edges, so seams do not show) and accumulated;
+// the result is the weighted mean. Windows are batched on the device while the next batch is cut
+// and prepared on a CPU thread. Memory: the scene stays uint8 on the host; the float accumulator
+// holds one window-high band of rows (C x window x width), and finished rows leave through a
+// callback in order, so the probabilities of the whole scene never exist as one float tensor.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <torch/types.h>
+
+#include "xp/model.h"
+
+namespace xp::inference {
+
+struct SlidingWindowOptions {
+  int64_t window_h = 0, window_w = 0;  // the training tile size
+  double overlap = 0.25;               // fraction of the window shared with the next one, [0, 0.95]
+  std::string blend = "hann";          // hann (raised cosine, never 0) or uniform
+  int64_t batch_size = 8;              // windows per forward pass
+  std::string tta = "none";            // none, hflip, flips, d4: each window's views averaged
+  double temperature = 1.0;            // logits / T before the sigmoid (softmax for C > 1)
+  torch::Device device{torch::kCPU};
+  c10::ScalarType precision = c10::ScalarType::Float;  // autocast dtype on CUDA
+};
+
+// uint8 HWC window (exactly window_h x window_w) -> [C, window_h, window_w] float32 model input.
+using PrepareWindow = std::function<torch::Tensor(const cv::Mat& window)>;
+// Finished rows [y0, y0 + rows.size(1)) of the probability map: [C, rows, scene width] float32.
+using RowSink = std::function<void(int64_t y0, const torch::Tensor& rows)>;
+
+// Window origins along one axis: 0, stride, ..., and a last one flush with the far edge.
+std::vector<int64_t> window_origins(int64_t length, int64_t window, double overlap);
+
+// The 2-D blending weights [window_h, window_w].
+torch::Tensor blend_weights(int64_t h, int64_t w, const std::string& blend);
+
+const std::vector<std::string>& segmentation_tta_modes();
+
+// Scenes smaller than a window are padded (reflected) to the window size and cropped back.
+// Throws xp::ConfigError for bad options.
+void sliding_window(Model& model, const cv::Mat& scene, const PrepareWindow& prepare,
+                    const SlidingWindowOptions& options, const RowSink& sink);
+
+}  // namespace xp::inference
