@@ -1,5 +1,6 @@
 #include "engine/evaluator.h"
 
+#include "distributed/distributed_context.h"
 #include "engine/mixed_precision.h"
 #include "engine/progress.h"
 #include "eval/tta.h"
@@ -29,6 +30,7 @@ void Evaluator::for_each_batch(const Split& split, const std::function<void(Batc
   lo.pin_memory = o_.pin_memory && rt_.device.is_cuda();
   std::vector<int64_t> order(split.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  if (sharding()) order = dist_->shard_evaluation(order);
   // Evaluation transforms are drawn with epoch -1: the same for every evaluation.
   std::shared_ptr<const Split> alias(std::shared_ptr<const Split>{}, &split);
   const DeferredConversion* conversion = rt_.eval_conversion ? &*rt_.eval_conversion : nullptr;
@@ -40,6 +42,13 @@ void Evaluator::for_each_batch(const Split& split, const std::function<void(Batc
     fn(batch);
   }
   if (skipped) *skipped = loader.skipped();
+}
+
+bool Evaluator::sharding() const {
+  if (!dist_ || !dist_->active() || !shard_) return false;
+  std::vector<Metric*> metrics;
+  for (const auto& m : p_.metrics) metrics.push_back(m.get());
+  return distributed::DistributedContext::can_shard_evaluation(metrics);
 }
 
 EvalResult Evaluator::evaluate(const Split& split, const EvalRequest& request) {
@@ -73,6 +82,15 @@ EvalResult Evaluator::evaluate(const Split& split, const EvalRequest& request) {
       &result.skipped);
   bar.finish();
   result.interrupted = interrupt_ && interrupt_->load();
+  if (sharding()) {
+    std::vector<Metric*> metrics;
+    for (const auto& m : p_.metrics) metrics.push_back(m.get());
+    dist_->reduce_metrics(metrics);
+    std::vector<double> sums{loss_sum, static_cast<double>(count)};
+    dist_->reduce_sums(sums);
+    loss_sum = sums[0];
+    count = static_cast<int64_t>(sums[1]);
+  }
   if (count == 0) return result;
   if (p_.loss) result.values[request.prefix + "_loss"] = loss_sum / static_cast<double>(count);
   for (auto& m : p_.metrics)

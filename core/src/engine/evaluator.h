@@ -21,6 +21,10 @@
 #include "xp/metric.h"
 #include "xp/model.h"
 
+namespace xp::distributed {
+class DistributedContext;
+}
+
 namespace xp::engine {
 
 struct EvalResult {
@@ -58,6 +62,13 @@ class Evaluator {
                       std::vector<data::SkippedSample>* skipped = nullptr);
 
   void set_interrupt(const std::atomic<bool>* flag) { interrupt_ = flag; }
+  // Data-parallel: each rank scores its share of the split and the metric states are combined, so
+  // every rank reports the whole split's values. Only when every metric can combine its state and
+  // `shard` allows it (per-sample collection, e.g. calibration, needs the whole split on each rank).
+  void set_distributed(distributed::DistributedContext* dist, bool shard) {
+    dist_ = dist;
+    shard_ = shard;
+  }
   void set_progress(std::ostream* out, bool tty) {
     progress_out_ = out;
     tty_ = tty;
@@ -68,6 +79,9 @@ class Evaluator {
   const TrainOptions& o_;
   const Runtime& rt_;
   const std::atomic<bool>* interrupt_ = nullptr;
+  distributed::DistributedContext* dist_ = nullptr;
+  bool shard_ = false;
+  bool sharding() const;
   std::ostream* progress_out_ = nullptr;
   bool tty_ = false;
 };

@@ -13,6 +13,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "distributed/world.h"
 #include "engine/normalization_stats.h"
 #include "xp/base/atomic_file.h"
 #include "xp/errors.h"
@@ -180,7 +181,28 @@ RunInfo make_run_info(const RunSpec& spec, const RunRequest& request) {
   return info;
 }
 
+namespace {
+
+// Data-parallel ranks other than 0 train their share of the run without recording it: rank 0 alone
+// writes the registry, the run folder, checkpoints, TensorBoard and the console.
+RunOutcome run_follower_rank(const RunSpec& spec, const RunRequest& request, int rank) {
+  RunOutcome outcome;
+  outcome.run_id = "rank" + std::to_string(rank);
+  std::ostream quiet(nullptr);
+  ResolvedStatistics statistics = resolve_normalization_stats(spec, {}, nullptr);
+  TrainSetup setup = build_setup(statistics.spec);
+  TrainContext context;
+  context.interrupt = request.interrupt;
+  context.out = &quiet;
+  outcome.result = train(setup, context);
+  return outcome;
+}
+
+}  // namespace
+
 RunOutcome run_one(const RunSpec& spec, RunRecorder& recorder, const RunRequest& request) {
+  const distributed::World world = distributed::discover_world();
+  if (world.distributed() && !world.is_rank0()) return run_follower_rank(spec, request, world.rank);
   RunOutcome outcome;
   const bool resume = !request.resume_run_id.empty();
   if (resume) {

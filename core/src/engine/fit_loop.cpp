@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/device_memory.h"
+#include "distributed/distributed_context.h"
 #include "engine/epoch_loss.h"
 #include "xp/errors.h"
 #include "xp/rng.h"
@@ -13,10 +14,15 @@ namespace xp::engine {
 
 namespace fs = std::filesystem;
 
-void plan_epochs(const TrainSetup& s, TrainState& state) {
+std::vector<int64_t> rank_order(const TrainSetup& s, int64_t epoch, const distributed::DistributedContext* dist) {
+  std::vector<int64_t> order = epoch_order(s, epoch);
+  return dist && dist->active() ? dist->shard_training(order, s.options.batch_size) : order;
+}
+
+void plan_epochs(const TrainSetup& s, TrainState& state, const distributed::DistributedContext* dist) {
   const TrainOptions& o = s.options;
   state.total_epochs = o.total_epochs();
-  const int64_t n = static_cast<int64_t>(epoch_order(s, 0).size());
+  const int64_t n = static_cast<int64_t>(rank_order(s, 0, dist).size());
   int64_t batches = o.drop_last ? n / o.batch_size : (n + o.batch_size - 1) / o.batch_size;
   if (batches == 0)
     throw ConfigError("the training split has " + std::to_string(n) + " samples, fewer than train.batch_size = " +
@@ -42,6 +48,8 @@ void FitLoop::apply_stage(int64_t epoch) {
   if (stage < 0) return;
   auto& params = p_.step->params();
   const size_t frozen = apply_freeze(params, o_.stages[stage].freeze);
+  // The gradient buckets follow what trains now.
+  if (p_.dist && p_.dist->active()) p_.dist->prepare_model(p_.step->model(), /*broadcast=*/false);
   std::ostringstream lr;
   lr << p_.step->base_lr(epoch);
   p_.log->line("stage " + std::to_string(stage + 1) + "/" + std::to_string(o_.stages.size()) + ": " +
@@ -70,7 +78,8 @@ void FitLoop::train_epoch(TrainState& state, int64_t epoch) {
   lo.task = s_.info.task;
   lo.pin_memory = o_.pin_memory && rt.device.is_cuda();
   if (conversion) lo.deferred_conversion = conversion->host;
-  data::EpochLoader loader(s_.train, conversion ? conversion->augment : s_.augment, lo, epoch, epoch_order(s_, epoch));
+  data::EpochLoader loader(s_.train, conversion ? conversion->augment : s_.augment, lo, epoch,
+                           rank_order(s_, epoch, p_.dist));
 
   // An interrupted epoch: replay the loader up to where it stopped (the same batches, so the
   // skipped-sample bookkeeping matches), then continue with torch's saved generator state.
@@ -115,7 +124,7 @@ void FitLoop::train_epoch(TrainState& state, int64_t epoch) {
       diverged(*bad);
       break;
     }
-    p_.step->backward(loss);
+    p_.step->backward(loss, micro + 1 == o_.accumulate || batch_index + 1 == batches);
     ++batch_index;
     BatchEnd end;
     end.epoch = epoch;
@@ -166,7 +175,15 @@ MetricsRow FitLoop::epoch_row(TrainState& state, int64_t epoch, bool& interrupte
   // The rate of the epoch's last step: a function of the step count alone, so a resumed run
   // logs the same value.
   row["lr"] = p_.step->lr(epoch, std::max<int64_t>(0, progress.step - 1));
-  row["train_loss"] = progress.loss_count ? progress.loss_sum / static_cast<double>(progress.loss_count) : NAN;
+  double loss_sum = progress.loss_sum, loss_count = static_cast<double>(progress.loss_count);
+  if (p_.dist && p_.dist->active()) {
+    // The training loss of the whole epoch, the same on every rank (early stopping may watch it).
+    std::vector<double> sums{loss_sum, loss_count};
+    p_.dist->reduce_sums(sums);
+    loss_sum = sums[0];
+    loss_count = sums[1];
+  }
+  row["train_loss"] = loss_count > 0 ? loss_sum / loss_count : NAN;
   const bool eval_now = (epoch + 1) % o_.eval_every == 0 || epoch + 1 == state.total_epochs;
   if (s_.val && eval_now) {
     TrainStep::EmaWeights ema(*p_.step);
@@ -250,8 +267,15 @@ void FitLoop::test(TrainState& state) {
   const bool from_best = o_.checkpoint.test_with == "best" && progress.best && progress.best_epoch != progress.epoch &&
                          !p_.best_checkpoint.empty() && fs::exists(p_.best_checkpoint, ec);
   std::optional<TrainStep::EmaWeights> ema;
+  const bool data_parallel = p_.dist && p_.dist->active();
+  if (data_parallel) from_best = p_.dist->any(from_best);  // rank 0 holds the checkpoints
   if (from_best) {
-    load_model_weights(p_.best_checkpoint, *s_.model, p_.runtime->device);
+    if (!p_.best_checkpoint.empty()) load_model_weights(p_.best_checkpoint, *s_.model, p_.runtime->device);
+    if (data_parallel) {
+      torch::NoGradGuard no_grad;
+      for (auto& t : s_.model->parameters()) p_.dist->broadcast(t.data());
+      for (auto& t : s_.model->buffers()) p_.dist->broadcast(t);
+    }
     p_.log->line("testing the best checkpoint (epoch " + std::to_string(progress.best_epoch) + ")");
   } else {
     ema.emplace(*p_.step);

@@ -16,6 +16,10 @@
 #include "engine/train_step.h"
 #include "engine/trainer.h"
 
+namespace xp::distributed {
+class DistributedContext;
+}
+
 namespace xp::engine {
 
 class FitLoop {
@@ -29,6 +33,7 @@ class FitLoop {
     RunLog* log = nullptr;
     const std::atomic<bool>* interrupt = nullptr;
     std::filesystem::path best_checkpoint;  // weights the test split sees (checkpoint.test_with = "best"); may be empty
+    distributed::DistributedContext* dist = nullptr;  // data-parallel: this rank's share of every epoch
   };
   explicit FitLoop(Parts parts) : p_(parts), s_(*parts.setup), o_(parts.setup->options) {}
 
@@ -52,6 +57,9 @@ class FitLoop {
 
 // The per-epoch split of the work: batches per epoch and optimizer steps per epoch, after
 // drop_last, accumulation and max_steps_per_epoch. Throws ConfigError when no batch fits.
-void plan_epochs(const TrainSetup& setup, TrainState& state);
+void plan_epochs(const TrainSetup& setup, TrainState& state, const distributed::DistributedContext* dist = nullptr);
+
+// The order this process trains epoch `epoch` in: epoch_order, or this rank's shard of it.
+std::vector<int64_t> rank_order(const TrainSetup& setup, int64_t epoch, const distributed::DistributedContext* dist);
 
 }  // namespace xp::engine

@@ -1,5 +1,6 @@
 #include "engine/train_step.h"
 
+#include "distributed/distributed_context.h"
 #include "xp/errors.h"
 
 namespace xp::engine {
@@ -40,22 +41,26 @@ double TrainStep::base_lr(int64_t epoch) const {
 }
 
 torch::Tensor TrainStep::forward(const Batch& batch) {
+  if (dist_) dist_->before_forward();
   AutocastScope autocast(amp_dtype_);
   ModelOutput output = model_.forward(batch.input);
   return loss_.forward(output, batch);
 }
 
-void TrainStep::backward(torch::Tensor loss) {
+void TrainStep::backward(torch::Tensor loss, bool will_step) {
+  if (dist_) dist_->before_backward(will_step);
   if (o_.accumulate > 1) loss = loss / static_cast<double>(o_.accumulate);
   (scaler_ ? scaler_->scale(loss) : loss).backward();
 }
 
 void TrainStep::optimizer_step(int64_t epoch, int64_t& step) {
   set_learning_rate(optimizer_, lr(epoch, step));
+  if (dist_) dist_->finish_gradients();  // .grad = the mean over ranks
   if (scaler_) {
     std::vector<torch::Tensor> all;
     for (const auto& [name, p] : params_) all.push_back(p);
-    const bool finite = scaler_->unscale(all);
+    bool finite = scaler_->unscale(all);
+    if (dist_) finite = !dist_->any(!finite);  // every rank skips the same steps
     scaler_->update(finite);
     if (!finite) {
       // fp16 overflow: skip this update (the scale has backed off); the schedule still advances.

@@ -19,6 +19,10 @@
 #include "xp/loss.h"
 #include "xp/model.h"
 
+namespace xp::distributed {
+class DistributedContext;
+}
+
 namespace xp::engine {
 
 class TrainStep {
@@ -28,8 +32,12 @@ class TrainStep {
 
   // Forward and loss of one batch under autocast (the loss as computed, graph attached).
   torch::Tensor forward(const Batch& batch);
-  // Backward of that loss: divided for accumulation, scaled for fp16.
-  void backward(torch::Tensor loss);
+  // Backward of that loss: divided for accumulation, scaled for fp16. `will_step`: an optimizer
+  // step follows this backward (data-parallel runs all-reduce gradients only then).
+  void backward(torch::Tensor loss, bool will_step = true);
+  // Data-parallel training: gradients averaged across ranks, overflow decisions agreed.
+  void set_distributed(distributed::DistributedContext* dist) { dist_ = dist; }
+  Model& model() { return model_; }
   // The update after the accumulated backward passes; advances `step` (also when an fp16 overflow
   // skips the update, as torch.cuda.amp does).
   void optimizer_step(int64_t epoch, int64_t& step);
@@ -65,6 +73,7 @@ class TrainStep {
   std::unique_ptr<LrSchedule> schedule_;
   std::unique_ptr<DynamicLossScaler> scaler_;  // fp16 only
   std::unique_ptr<WeightEma> ema_;
+  distributed::DistributedContext* dist_ = nullptr;
 };
 
 }  // namespace xp::engine

@@ -1,5 +1,6 @@
 #include "engine/trainer.h"
 
+#include "distributed/distributed_context.h"
 #include "engine/callback.h"
 #include "engine/callbacks/best_metric.h"
 #include "engine/callbacks/calibration.h"
@@ -33,6 +34,18 @@ class StepHookCallback : public Callback {
   std::function<void(int64_t, int64_t)> hook_;
 };
 
+// Data-parallel: every rank starts from rank 0's weights (after a resume, too), and a new stage's
+// trainable set is rehooked by the fit loop.
+class DistributedStartCallback : public Callback {
+ public:
+  DistributedStartCallback(distributed::DistributedContext& dist, Model& model) : dist_(dist), model_(model) {}
+  void on_fit_start(TrainState&) override { dist_.prepare_model(model_); }
+
+ private:
+  distributed::DistributedContext& dist_;
+  Model& model_;
+};
+
 }  // namespace
 
 TrainResult train(TrainSetup& s, const TrainContext& c) {
@@ -43,14 +56,28 @@ TrainResult train(TrainSetup& s, const TrainContext& c) {
   const bool has_run_dir = !c.run_dir.empty();
 
   Runtime runtime = Runtime::configure(o, &log);
+  // Data-parallel when launched as one of several ranks (xp run --nproc-per-node, torchrun, srun).
+  const distributed::World world = distributed::discover_world();
+  std::unique_ptr<distributed::DistributedContext> dist;
+  if (world.distributed()) {
+    if (c.resume)
+      throw ConfigError("resuming a data-parallel run is not supported yet: resume it as one process (xp run --resume "
+                        "without --nproc-per-node)");
+    runtime.device = distributed::DistributedContext::device_for_local_rank(runtime.device, world);
+    dist = distributed::DistributedContext::from_environment(o.distributed, runtime.device);
+    log.line("data-parallel: " + world.describe() + ", backend " + dist->backend() + ", device " +
+             runtime.device.str());
+  }
   runtime.defer_conversions(o, s.augment, s.augment_final_normalize, s.eval_augment, s.eval_final_normalize, &log);
 
   TrainState state;
-  plan_epochs(s, state);
+  plan_epochs(s, state, dist.get());
   TrainStep step(*s.model, *s.loss, o, runtime, state.steps_per_epoch);
+  step.set_distributed(dist.get());
   Evaluator evaluator({s.model.get(), s.loss.get(), s.metrics, s.eval_augment, s.info.task, s.seed}, o, runtime);
   evaluator.set_interrupt(c.interrupt);
   evaluator.set_progress(c.out, c.tty);
+  evaluator.set_distributed(dist.get(), /*shard=*/!o.calibration.enabled);
 
   const bool has_val = static_cast<bool>(s.val);
   state.monitor = resolve_monitor(o.checkpoint.monitor, o.checkpoint.mode, has_val);
@@ -62,6 +89,7 @@ TrainResult train(TrainSetup& s, const TrainContext& c) {
   // records them as artifacts; the console prints the epoch line before early stopping says why
   // it stops, and the test line before calibration prints the calibrated one; the test hook last.
   CallbackList callbacks;
+  if (dist) callbacks.emplace<DistributedStartCallback>(*dist, *s.model);
   callbacks.emplace<BestMetricCallback>();
   if (has_run_dir) {
     callbacks.emplace<CheckpointCallback>(c.run_dir, step, runtime.device, o.checkpoint, c.resume, log);
@@ -72,7 +100,7 @@ TrainResult train(TrainSetup& s, const TrainContext& c) {
     throw ConfigError("cannot resume: no checkpoint at (no run folder)");
   }
   if (c.recorder) callbacks.emplace<RegistryCallback>(*c.recorder, c.run_id, c.heartbeat_seconds);
-  callbacks.emplace<ConsoleCallback>(log, o.console);
+  if (!dist || dist->is_rank0()) callbacks.emplace<ConsoleCallback>(log, o.console);
   if (o.early_stopping.enabled)
     callbacks.emplace<EarlyStoppingCallback>(
         o.early_stopping, resolve_monitor(o.early_stopping.monitor, o.early_stopping.mode, has_val), &log);
@@ -89,6 +117,7 @@ TrainResult train(TrainSetup& s, const TrainContext& c) {
   parts.log = &log;
   parts.interrupt = c.interrupt;
   if (has_run_dir) parts.best_checkpoint = CheckpointCallback::best_path(c.run_dir);
+  parts.dist = dist.get();
   FitLoop(parts).run(state);
 
   TrainResult result;

@@ -8,12 +8,17 @@
 namespace xp::engine {
 
 void ConsoleCallback::on_epoch_start(TrainState& state, int64_t epoch) {
+  epoch_start_ = std::chrono::steady_clock::now();
+  if (!log_.tty() && !lines_) lines_ = std::make_unique<ProgressLines>(log_.out());
   bar_ = std::make_unique<ProgressBar>(log_.out(), log_.tty(),
                                        "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(state.total_epochs),
                                        state.batches_per_epoch);
 }
 
 void ConsoleCallback::on_batch_end(TrainState&, const BatchEnd& end) {
+  if (lines_)
+    lines_->update(end.epoch + 1, end.batch, end.batches, end.mean_loss,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count());
   if (!bar_) return;
   bar_->update(end.batch, end.mean_loss);
   if (end.batch >= end.batches) bar_.reset();  // the validation pass draws its own

@@ -1,7 +1,8 @@
 #pragma once
 // What a person watching the run sees: the live progress bar of each epoch (on a TTY), one line
 // per epoch (losses, the metrics train.console names, lr, memory, time, "*" on a new best), the
-// test line, and why a run stopped early.
+// test line, and why a run stopped early. Piped output gets a progress line every 30 s instead of
+// the bar, so a long epoch is never silent in a log file.
 
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "engine/callback.h"
 #include "engine/progress.h"
+#include "engine/progress_lines.h"
 #include "engine/run_log.h"
 
 namespace xp::engine {
@@ -28,7 +30,9 @@ class ConsoleCallback : public Callback {
  private:
   RunLog& log_;
   std::vector<std::string> stems_;
-  std::unique_ptr<ProgressBar> bar_;
+  std::unique_ptr<ProgressBar> bar_;      // on a TTY: redrawn in place
+  std::unique_ptr<ProgressLines> lines_;  // elsewhere (pipe, file, Slurm log): a line now and then
+  std::chrono::steady_clock::time_point epoch_start_;
 };
 
 }  // namespace xp::engine
