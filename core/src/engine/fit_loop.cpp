@@ -264,7 +264,7 @@ void FitLoop::test(TrainState& state) {
   // unless the last epoch is the best or the run keeps no checkpoints.
   const LoopState& progress = state.progress;
   std::error_code ec;
-  const bool from_best = o_.checkpoint.test_with == "best" && progress.best && progress.best_epoch != progress.epoch &&
+  bool from_best = o_.checkpoint.test_with == "best" && progress.best && progress.best_epoch != progress.epoch &&
                          !p_.best_checkpoint.empty() && fs::exists(p_.best_checkpoint, ec);
   std::optional<TrainStep::EmaWeights> ema;
   const bool data_parallel = p_.dist && p_.dist->active();
