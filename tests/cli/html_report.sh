@@ -69,8 +69,9 @@ assert attrs.get("data-done") == "1", f"page scripts did not finish: {attrs}"
 assert attrs.get("data-errors") == "0", f"errors on the page: {errors.group(1) if errors else attrs}"
 charts = int(attrs["data-charts"])
 assert charts > 0 and attrs.get("data-charts-ok") == str(charts), f"charts rendered: {attrs}"
-states = re.findall(r'class="chart-body" data-chart="\d+"[^>]*data-rendered="(\w+)"', dom)
-marks = [int(m) for m in re.findall(r'data-marks="(\d+)"', dom)]
+tags = re.findall(r'<div [^>]*data-chart="\d+"[^>]*>', dom)
+states = [(re.search(r'data-rendered="(\w+)"', t) or re.search("()", t)).group(1) for t in tags]
+marks = [int((re.search(r'data-marks="(\d+)"', t) or re.search("(0)", "0")).group(1)) for t in tags]
 assert len(states) == charts and set(states) == {"ok"}, states
 assert len(marks) == charts and min(marks) > 0, marks
 assert "<svg" in dom
