@@ -41,26 +41,39 @@ pre{background:#fff;border:1px solid #d8dce4;padding:8px;overflow:auto;max-heigh
 .conclusion{font-size:15px;font-weight:600;margin:8px 0}
 )css";
 
+// In <head>, before anything can fail or fetch: records every JavaScript error, every resource
+// that failed to load and every request the policy blocked, and shows them in #xp-errors.
+constexpr const char* kEarlyScript = R"js(
+(function () {
+  var errors = window.xpErrors = [];
+  window.xpFail = function (message) {
+    errors.push(String(message));
+    var box = document.getElementById('xp-errors');
+    if (box) { box.textContent = errors.join('\n'); box.hidden = false; }
+    if (document.body) document.body.setAttribute('data-errors', String(errors.length));
+  };
+  window.addEventListener('error', function (e) {
+    if (e.target && e.target !== window && (e.target.src || e.target.href))
+      xpFail('failed to load ' + (e.target.src || e.target.href));
+    else
+      xpFail('JavaScript error: ' + e.message);
+  }, true);
+  window.addEventListener('unhandledrejection', function (e) { xpFail('JavaScript error: ' + (e.reason && e.reason.message || e.reason)); });
+  document.addEventListener('securitypolicyviolation', function (e) {
+    xpFail('blocked a network request to ' + e.blockedURI + ' (' + e.violatedDirective + ')');
+  });
+})();
+)js";
+
 // Renders every chart with vega-embed (SVG, so the DOM holds the marks), sorts tables on header
-// clicks, and records every JavaScript error and every blocked request in #xp-errors. When done,
+// clicks, and shows what kEarlyScript recorded. When done,
 // <body> carries data-charts (placeholders), data-charts-ok (rendered with at least one data
 // mark), data-errors and data-done="1".
 constexpr const char* kScript = R"js(
 (function () {
-  var body = document.body, errors = [];
-  function fail(message) {
-    errors.push(String(message));
-    var box = document.getElementById('xp-errors');
-    box.textContent = errors.join('\n');
-    box.hidden = false;
-    body.setAttribute('data-errors', String(errors.length));
-  }
-  window.addEventListener('error', function (e) { fail('JavaScript error: ' + e.message); });
-  window.addEventListener('unhandledrejection', function (e) { fail('JavaScript error: ' + (e.reason && e.reason.message || e.reason)); });
-  document.addEventListener('securitypolicyviolation', function (e) {
-    fail('blocked a network request to ' + e.blockedURI + ' (' + e.violatedDirective + ')');
-  });
-  body.setAttribute('data-errors', '0');
+  var body = document.body, fail = window.xpFail;
+  body.setAttribute('data-errors', String(window.xpErrors.length));
+  if (window.xpErrors.length) { fail(window.xpErrors.pop()); }
 
   function sortValue(td) {
     var v = td.getAttribute('data-v');
@@ -202,7 +215,8 @@ std::string HtmlPage::html() const {
   out += std::string("<meta http-equiv=\"Content-Security-Policy\" content=\"") + kPolicy + "\">\n";
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   out += std::string("<meta name=\"generator\" content=\"xp; ") + vega_versions() + "\">\n";
-  out += "<title>" + html_escape(title_) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
+  out += "<title>" + html_escape(title_) + "</title>\n<style>" + kStyle + "</style>\n";
+  out += std::string("<script>") + kEarlyScript + "</script>\n</head>\n<body>\n";
   out += "<header><h1>" + html_escape(title_) + "</h1><p>" + html_escape(subtitle_) + "</p></header>\n";
   out += "<div id=\"xp-errors\" hidden></div>\n<nav>";
   for (const auto& [id, heading] : toc_) out += "<a href=\"#" + html_escape(id) + "\">" + html_escape(heading) + "</a>";

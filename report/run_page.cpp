@@ -109,7 +109,7 @@ std::string run_page_html(RunRegistry& registry, const RunRecord& run, size_t ma
       }
       rows.push_back(std::move(line));
     }
-    curves += page.chart(learning_curve_chart(base, rows, json::array(), splits));
+    curves += page.chart(learning_curve_chart(base, rows, json::array(), splits, "split"));
   }
   if (!curves.empty()) page.section("curves", "Learning curves", curves);
 

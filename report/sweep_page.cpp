@@ -57,9 +57,9 @@ json sweep_trial_rows(const SweepRecord& sweep, const SweepConfig& config, const
                 {"best_so_far", best ? json(*best) : json(nullptr)},
                 {"finished", when(t) * 1000.0},
                 {"note", note}};
-    for (const auto& d : config.space.dimensions()) {
-      auto it = t->params.find(d.key);
-      row["p_" + d.key] = it == t->params.end() ? json(nullptr) : param_json(it->second);
+    for (size_t k = 0; k < config.space.dimensions().size(); ++k) {
+      auto it = t->params.find(config.space.dimensions()[k].key);
+      row["p" + std::to_string(k)] = it == t->params.end() ? json(nullptr) : param_json(it->second);
     }
     rows.push_back(row);
   }
@@ -87,8 +87,9 @@ std::string sweep_page_html(const SweepRecord& sweep, const SweepConfig& config,
 
   std::string charts = page.chart(sweep_history_chart(sweep.metric, rows),
                                   "line: best completed value so far; pruned trials at their last watched value");
-  for (const auto& d : dims)
-    charts += page.chart(sweep_param_chart(sweep.metric, d.key, d.is_categorical(), d.is_log(), rows));
+  for (size_t k = 0; k < dims.size(); ++k)
+    charts += page.chart(
+        sweep_param_chart(sweep.metric, dims[k].key, "p" + std::to_string(k), dims[k].is_categorical(), dims[k].is_log(), rows));
   // Parallel coordinates: every parameter, then the objective.
   std::vector<std::string> axes;
   for (const auto& d : dims) axes.push_back(d.key);

@@ -14,7 +14,7 @@ namespace xp::report {
 
 // One row per trial: {trial, state, value, shown (value, or the last watched value of a pruned
 // trial), best_so_far (best completed value among trials finished by then), finished (ms), note,
-// p_<key> per parameter}, in the order trials finished.
+// p0, p1, ... the parameters in the order of the search space}, in the order trials finished.
 nlohmann::json sweep_trial_rows(const sweeps::SweepRecord& sweep, const sweeps::SweepConfig& config,
                                 const std::vector<sweeps::TrialRecord>& trials);
 std::string sweep_page_html(const sweeps::SweepRecord& sweep, const sweeps::SweepConfig& config,

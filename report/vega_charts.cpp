@@ -10,8 +10,8 @@ namespace {
 
 using nlohmann::json;
 
-json color(const std::vector<std::string>& groups, bool legend = true) {
-  json c = {{"field", "group"}, {"type", "nominal"}, {"title", "variant"}, {"scale", {{"domain", groups}}}};
+json color(const std::vector<std::string>& groups, bool legend = true, const std::string& title = "variant") {
+  json c = {{"field", "group"}, {"type", "nominal"}, {"title", title}, {"scale", {{"domain", groups}}}};
   if (!legend) c["legend"] = nullptr;
   return c;
 }
@@ -30,7 +30,7 @@ json chart_number(double v) {
 }
 
 json learning_curve_chart(const std::string& title, const json& means, const json& seeds,
-                          const std::vector<std::string>& groups) {
+                          const std::vector<std::string>& groups, const std::string& color_title) {
   json x = {{"field", "x"}, {"type", "quantitative"}, {"title", "epoch (or step, below)"}};
   json dash = {{"field", "split"}, {"type", "nominal"}, {"title", "split"}};
   json band = {
@@ -41,7 +41,7 @@ json learning_curve_chart(const std::string& title, const json& means, const jso
        {{"x", x},
         {"y", {{"field", "lo"}, {"type", "quantitative"}, {"title", title}, {"scale", {{"zero", false}}}}},
         {"y2", {{"field", "hi"}}},
-        {"color", color(groups)},
+        {"color", color(groups, true, color_title)},
         {"detail", {{"field", "split"}}}}}};
   json each = {
       {"data", {{"values", seeds}}},
@@ -50,7 +50,7 @@ json learning_curve_chart(const std::string& title, const json& means, const jso
       {"encoding",
        {{"x", x},
         {"y", {{"field", "value"}, {"type", "quantitative"}, {"title", title}}},
-        {"color", color(groups)},
+        {"color", color(groups, true, color_title)},
         {"strokeDash", dash},
         {"detail", {{"field", "run"}}},
         {"tooltip", {{{"field", "run"}}, {{"field", "split"}}, {{"field", "epoch"}}, {{"field", "value"}, {"format", ".4g"}}}}}}};
@@ -61,20 +61,20 @@ json learning_curve_chart(const std::string& title, const json& means, const jso
       {"encoding",
        {{"x", x},
         {"y", {{"field", "mean"}, {"type", "quantitative"}, {"title", title}}},
-        {"color", color(groups)},
+        {"color", color(groups, true, color_title)},
         {"strokeDash", dash},
         {"tooltip",
          {{{"field", "group"}, {"title", "variant"}}, {{"field", "split"}}, {{"field", "epoch"}}, {{"field", "step"}, {"format", ".0f"}},
           {{"field", "mean"}, {"format", ".4g"}}, {{"field", "std"}, {"format", ".3g"}}, {{"field", "n"}, {"title", "runs"}}}}}}};
-  return {{"title", title},
-          {"width", 420},
-          {"height", 240},
-          {"params",
-           {{{"name", "each_seed"}, {"value", false}, {"bind", {{"input", "checkbox"}, {"name", "each seed "}}}},
-            {{"name", "x_axis"},
-             {"value", "epoch"},
-             {"bind", {{"input", "radio"}, {"options", {"epoch", "step"}}, {"name", "x axis "}}}}}},
-          {"layer", {band, each, mean}}};
+  json params = {{{"name", "x_axis"},
+                  {"value", "epoch"},
+                  {"bind", {{"input", "radio"}, {"options", {"epoch", "step"}}, {"name", "x axis "}}}}};
+  json layers = {band, mean};
+  if (!seeds.empty()) {
+    params.push_back({{"name", "each_seed"}, {"value", false}, {"bind", {{"input", "checkbox"}, {"name", "each seed "}}}});
+    layers = {band, each, mean};
+  }
+  return {{"title", title}, {"width", 420}, {"height", 240}, {"params", params}, {"layer", layers}};
 }
 
 json strip_chart(const std::string& metric, const json& points, const json& summary, const std::vector<std::string>& groups) {
@@ -194,9 +194,9 @@ json sweep_history_chart(const std::string& metric, const json& trials) {
                {"tooltip", {{{"field", "trial"}}, {{"field", "state"}}, {{"field", "shown"}, {"title", metric}, {"format", ".5g"}}, {{"field", "note"}}}}}}}}}};
 }
 
-json sweep_param_chart(const std::string& metric, const std::string& param, bool categorical, bool log_scale,
-                       const json& trials) {
-  json x = {{"field", "p_" + param}, {"type", categorical ? "nominal" : "quantitative"}, {"title", param}};
+json sweep_param_chart(const std::string& metric, const std::string& param, const std::string& field, bool categorical,
+                       bool log_scale, const json& trials) {
+  json x = {{"field", field}, {"type", categorical ? "nominal" : "quantitative"}, {"title", param}};
   if (!categorical) x["scale"] = log_scale ? json{{"type", "log"}} : json{{"zero", false}};
   return {{"title", metric + " vs " + param},
           {"width", 260},
@@ -208,11 +208,13 @@ json sweep_param_chart(const std::string& metric, const std::string& param, bool
            {{"x", x},
             {"y", {{"field", "shown"}, {"type", "quantitative"}, {"title", metric}, {"scale", {{"zero", false}}}}},
             {"color", {{"field", "state"}, {"type", "nominal"}, {"scale", {{"domain", {"complete", "pruned"}}, {"range", {"#2450a8", "#e08a00"}}}}}},
-            {"tooltip", {{{"field", "trial"}}, {{"field", "state"}}, {{"field", "p_" + param}, {"title", param}}, {{"field", "shown"}, {"title", metric}, {"format", ".5g"}}}}}}};
+            {"tooltip", {{{"field", "trial"}}, {{"field", "state"}}, {{"field", field}, {"title", param}}, {{"field", "shown"}, {"title", metric}, {"format", ".5g"}}}}}}};
 }
 
 json parallel_chart(const std::string& metric, const json& rows, const std::vector<std::string>& axes) {
-  const json x = {{"field", "axis"}, {"type", "nominal"}, {"sort", axes}, {"title", nullptr}};
+  // The x axis's grid lines are the parallel axes.
+  const json x = {{"field", "axis"}, {"type", "nominal"}, {"sort", axes}, {"title", nullptr},
+                  {"axis", {{"grid", true}, {"gridColor", "#888"}, {"domain", false}, {"labelAngle", 0}}}};
   const json y = {{"field", "position"}, {"type", "quantitative"}, {"axis", nullptr}};
   json stopped = {{"transform", {{{"filter", "!isValid(datum.objective)"}}}},
                   {"mark", {{"type", "line"}, {"strokeDash", {4, 3}}, {"color", "#9e9e9e"}, {"opacity", 0.6}}},
@@ -230,14 +232,11 @@ json parallel_chart(const std::string& metric, const json& rows, const std::vect
         {"detail", {{"field", "trial"}}},
         {"color", {{"field", "objective"}, {"type", "quantitative"}, {"title", metric}, {"scale", {{"scheme", "viridis"}}}}},
         {"tooltip", {{{"field", "trial"}}, {{"field", "axis"}}, {{"field", "label"}}, {{"field", "objective"}, {"format", ".5g"}}}}}}};
-  json axis_rules = {{"transform", {{{"aggregate", json::array()}, {"groupby", {"axis"}}}}},
-                     {"mark", {{"type", "rule"}, {"color", "#888"}}},
-                     {"encoding", {{"x", x}, {"y", {{"datum", 0}}}, {"y2", {{"datum", 1}}}}}};
   return {{"title", "parallel coordinates (colour: " + metric + "; pruned trials dashed grey)"},
           {"width", std::max<int>(300, 140 * static_cast<int>(axes.size()))},
           {"height", 260},
           {"data", {{"values", rows}}},
-          {"layer", {axis_rules, stopped, complete}}};
+          {"layer", {stopped, complete}}};
 }
 
 }  // namespace xp::report

@@ -197,7 +197,7 @@ TEST_CASE("html: a sweep's rows: best so far only improves, pruned trials show t
   CHECK(rows[2]["shown"].get<double>() == doctest::Approx(0.8));
   CHECK(rows[2]["note"] == "pruned at epoch 2");
   CHECK(rows[3]["best_so_far"].get<double>() == doctest::Approx(0.3));
-  CHECK(rows[0]["p_lr"].get<double>() == doctest::Approx(0.001));
+  CHECK(rows[0]["p0"].get<double>() == doctest::Approx(0.001));
 }
 
 TEST_CASE("html: script JSON and text cannot end the page's elements early") {
