@@ -108,7 +108,9 @@ class Worker {
            << (outcome.message.empty() || outcome.state == TrialState::Complete ? "" : " (" + outcome.message + ")")
            << "\n"
            << std::flush;
-      if (outcome.state == TrialState::Interrupted) break;
+      // Interrupted by a signal: leave. Interrupted because the lease was lost (a stall longer
+      // than lease_seconds; the trial now belongs to another worker): go on with the next one.
+      if (outcome.state == TrialState::Interrupted && stop_requested()) break;
     }
     return stop_requested() ? 130 : 0;
   }

@@ -3,6 +3,8 @@
 //
 //   generate DB [--runs N] [--epochs E] [--metrics M]   build the registry (default 10000 x 50 x 10)
 //   generate DB --query                                 time the queries on an existing registry
+//   generate DB --copy-from SRC                         fill DB (e.g. a postgresql:// URL) from SRC
+//                                                       the way `xp registry copy` does, timed
 //
 // Prints the time per epoch write (one transaction with M metric rows plus their statistics),
 // which is the cost the engine pays per epoch.
@@ -13,6 +15,7 @@
 #include <random>
 #include <string>
 
+#include "registry_copy.h"
 #include "run_registry.h"
 #include "run_report.h"
 
@@ -145,9 +148,11 @@ int main(int argc, char** argv) {
   std::string path = argv[1];
   int runs = 10000, epochs = 50, metrics = 10;
   bool do_query = false;
+  std::string copy_from;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--query") do_query = true;
+    else if (a == "--copy-from" && i + 1 < argc) copy_from = argv[++i];
     else if (a == "--runs" && i + 1 < argc) runs = std::stoi(argv[++i]);
     else if (a == "--epochs" && i + 1 < argc) epochs = std::stoi(argv[++i]);
     else if (a == "--metrics" && i + 1 < argc) metrics = std::stoi(argv[++i]);
@@ -157,6 +162,14 @@ int main(int argc, char** argv) {
     }
   }
   try {
+    if (!copy_from.empty()) {
+      auto start = Clock::now();
+      auto r = xp::registry::copy_registry(copy_from, path, {});
+      double s = seconds_since(start);
+      std::printf("copied %lld runs, %lld rows in %.1f s (%.0f rows/s)\n", (long long)r.runs_copied,
+                  (long long)r.rows, s, r.rows / s);
+      return 0;
+    }
     return do_query ? query(path) : generate(path, runs, epochs, metrics);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -3,6 +3,9 @@
 # RUNS x EPOCHS x METRICS metric rows (default 10000 x 50 x 10 = 5 M) and times the queries,
 # in-process and, when an xp binary is given, through `xp runs` / `xp report`.
 #   bench/registry/run.sh [OUT_DIR] [XP_BINARY]     env RUNS, EPOCHS, METRICS override the sizes
+# With PG=1 it also starts a throwaway PostgreSQL (tests/support/pg_server.sh), copies the registry
+# into it and times the same queries there, then measures write throughput (metric rows/s) with
+# 1, 8 and 32 writer processes on both backends (WRITERS, WRITE_SECONDS override).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -14,6 +17,9 @@ command -v ccache >/dev/null && cxx="ccache $cxx"
 $cxx -std=c++17 -O2 -I"$root/base/include" -I"$root/registry" \
   "$here/generate.cpp" "$root"/registry/*.cpp "$root"/base/src/*.cpp $(pkg-config --cflags tomlplusplus) \
   -lsqlite3 -lcrypto $(pkg-config --libs tomlplusplus libpqxx) -o "$out/generate"
+$cxx -std=c++17 -O2 -I"$root/base/include" -I"$root/registry" \
+  "$here/writers.cpp" "$root"/registry/*.cpp "$root"/base/src/*.cpp $(pkg-config --cflags tomlplusplus) \
+  -lsqlite3 -lcrypto $(pkg-config --libs tomlplusplus libpqxx) -o "$out/writers"
 db="$out/registry.db"
 if [[ ! -f "$db" || -n "${REGENERATE:-}" ]]; then
   "$out/generate" "$db" --runs "${RUNS:-10000}" --epochs "${EPOCHS:-50}" --metrics "${METRICS:-10}"
@@ -28,4 +34,24 @@ if [[ -n "$xp" ]]; then
   t "$xp" runs --registry "$db" --limit 50
   t "$xp" report bench --registry "$db" --metric val_iou
   t "$xp" report bench --registry "$db" --metric val_iou --group-by variant --group-by loss.gamma --format json
+fi
+if [[ -n "${PG:-}" ]]; then
+  pgdir=$(mktemp -d /tmp/xp-pg-XXXXXX)
+  trap 'bash "$root/tests/support/pg_server.sh" stop "$pgdir"; rm -rf "$pgdir"' EXIT
+  bash "$root/tests/support/pg_server.sh" start "$pgdir" > /dev/null
+  url=$(bash "$root/tests/support/pg_server.sh" createdb "$pgdir" bench)
+  echo "PostgreSQL 15 (local, Unix socket, fsync off): $url"
+  "$out/generate" "$url" --copy-from "$db"
+  "$out/generate" "$url" --query
+  if [[ -n "$xp" ]]; then
+    echo "through the xp binary on PostgreSQL:"
+    t "$xp" runs --registry "$url" --where "variant = 'focal' and params.loss.gamma >= 2 and metrics.val_iou > 0.5" --limit 20
+    t "$xp" runs --registry "$url" --where "variant = 'focal' and params.loss.gamma >= 2 and metrics.val_iou > 0.5" --format json
+    t "$xp" runs --registry "$url" --limit 50
+    t "$xp" report bench --registry "$url" --metric val_iou
+    t "$xp" report bench --registry "$url" --metric val_iou --group-by variant --group-by loss.gamma --format json
+  fi
+  wurl=$(bash "$root/tests/support/pg_server.sh" createdb "$pgdir" writers)
+  "$out/writers" "$out/writers.db" --writers "${WRITERS:-1,8,32}" --seconds "${WRITE_SECONDS:-5}"
+  "$out/writers" "$wurl" --writers "${WRITERS:-1,8,32}" --seconds "${WRITE_SECONDS:-5}"
 fi

@@ -24,7 +24,7 @@ grep -q "no registry at" "$tmp/err" || fail "missing-registry message"
 sqlite3 "$db" < "$XP_SOURCE_DIR/registry/testdata/registry_v1.sql"
 expect_rc 0 "$XP" runs --registry "$db"
 grep -q r0old0001abcd "$tmp/out" || fail "runs table lacks the old run"
-[[ "$(sqlite3 "$db" 'SELECT version FROM schema_version')" == 2 ]] || fail "not migrated"
+[[ "$(sqlite3 "$db" 'SELECT version FROM schema_version')" == 3 ]] || fail "not migrated"
 
 # Five seeds of two variants with a summary metric 'score' (the scipy-checked pair), plus one
 # run that is still 'running' with a heartbeat 10 minutes old on another host.
