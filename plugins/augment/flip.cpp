@@ -8,6 +8,23 @@
 namespace xp::augment {
 namespace {
 
+// cv::rotate transposes, which OpenCV implements for pixels of up to 32 bytes of supported sizes
+// only (not 5 or 6 bytes): images of more than 4 bands turn band by band.
+void rotate_bands(const cv::Mat& in, cv::Mat& out, int code) {
+  if (in.channels() <= 4) {
+    cv::rotate(in, out, code);
+    return;
+  }
+  std::vector<cv::Mat> planes;
+  cv::split(in, planes);
+  for (auto& p : planes) {
+    cv::Mat turned;
+    cv::rotate(p, turned, code);
+    p = turned;
+  }
+  cv::merge(planes, out);
+}
+
 void flip_sample(Sample& s, int code) {
   cv::Mat image;
   cv::flip(s.image, image, code);
@@ -65,7 +82,7 @@ class Rotate90 : public Augmentation {
     if (k == 0) return;
     const int code = k == 1 ? cv::ROTATE_90_COUNTERCLOCKWISE : k == 2 ? cv::ROTATE_180 : cv::ROTATE_90_CLOCKWISE;
     cv::Mat image;
-    cv::rotate(s.image, image, code);
+    rotate_bands(s.image, image, code);
     s.image = image;
     if (!s.mask.empty()) {
       cv::Mat mask;
