@@ -121,25 +121,26 @@ train = { epochs = 6 }
 [variants.same]
 )");
   auto runs = resolve(f);
-  REQUIRE(runs.size() == 6);  // 3 variants x 2 seeds, variants by name
-  CHECK(runs[0].variant == "longer");
-  CHECK(runs[0].seed == 1);
-  CHECK(runs[1].variant == "longer");
-  CHECK(runs[1].seed == 2);
-  CHECK(runs[0].train.get_int("epochs") == 6);
-  CHECK(runs[0].loss.get_float("value") == 2.0);
-  CHECK(runs[2].variant == "more");
-  CHECK(runs[2].loss.get_float("value") == 4.0);
-  CHECK(runs[2].loss.get_string("mode") == "fancy");  // same plugin: merged
-  CHECK(runs[2].flat.at("experiment.variant") == "more");
-  CHECK(runs[0].hash != runs[1].hash);  // the seed is part of the config
+  REQUIRE(runs.size() == 6);  // 3 variants x 2 seeds, variants in file order
+  CHECK(runs[2].variant == "longer");
+  CHECK(runs[2].seed == 1);
+  CHECK(runs[3].variant == "longer");
+  CHECK(runs[3].seed == 2);
+  CHECK(runs[2].train.get_int("epochs") == 6);
+  CHECK(runs[2].loss.get_float("value") == 2.0);
+  CHECK(runs[0].variant == "more");
+  CHECK(runs[0].loss.get_float("value") == 4.0);
+  CHECK(runs[0].loss.get_string("mode") == "fancy");  // same plugin: merged
+  CHECK(runs[0].flat.at("experiment.variant") == "more");
+  CHECK(runs[4].variant == "same");
+  CHECK(runs[2].hash != runs[3].hash);  // the seed is part of the config
   CHECK(runs[0].hash != runs[2].hash);
 
   ExperimentOptions only;
   only.variants = {"more"};
   auto one = resolve(f, only);
   REQUIRE(one.size() == 2);
-  CHECK(one[0].hash == runs[2].hash);
+  CHECK(one[0].hash == runs[0].hash);
 
   only.variants = {"moer"};
   std::string e = resolve_error(f, only);

@@ -46,7 +46,8 @@ class ErrorCollector {
   size_t size() const { return errors_.size() + dropped_; }
   const std::vector<ConfigError>& errors() const { return errors_; }
 
-  // Throws the single error as it is, several as a ConfigErrorList; nothing when there are none.
+  // Throws the single error as it is, several as a ConfigErrorList sorted top to bottom
+  // (command-line places first, then file:line:col); nothing when there are none.
   void throw_if_any() const;
 
  private:

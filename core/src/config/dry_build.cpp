@@ -74,7 +74,7 @@ std::vector<Sample> load_samples(const Split& split, size_t want, size_t& bad) {
 
 }  // namespace
 
-bool dry_build(const RunSpec& spec, ErrorCollector& errors) {
+bool dry_build(const RunSpec& spec, ErrorCollector& errors, DatasetCache* datasets) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(Rng::mix(static_cast<uint64_t>(spec.seed), 0x1417));
   const size_t before = errors.size();
@@ -86,7 +86,15 @@ bool dry_build(const RunSpec& spec, ErrorCollector& errors) {
   std::shared_ptr<Split> train;
   std::vector<Sample> samples;
   const bool data_ok = step(errors, data_label, spec.data.where(), [&] {
-    dataset = create<Dataset>(spec.data);
+    std::string key;
+    for (const auto& [k, v] : spec.flat)
+      if (k.rfind("data.", 0) == 0) key += k + "=" + v + "\n";
+    if (datasets && datasets->count(key)) {
+      dataset = datasets->at(key);
+    } else {
+      dataset = create<Dataset>(spec.data);
+      if (datasets) (*datasets)[key] = dataset;
+    }
     info = dataset->info();
     train = dataset->split("train");
     if (train->size() == 0) throw ConfigError("the train split is empty");
@@ -246,10 +254,11 @@ void dry_build_runs(const std::vector<RunSpec>& runs, std::ostream* progress) {
     if (std::none_of(firsts.begin(), firsts.end(), [&](const RunSpec* f) { return f->variant == r.variant; }))
       firsts.push_back(&r);
   std::vector<std::pair<ConfigError, std::vector<std::string>>> found;
+  DatasetCache datasets;
   for (const RunSpec* r : firsts) {
     const auto start = std::chrono::steady_clock::now();
     ErrorCollector mine(1000);
-    const bool ok = dry_build(*r, mine);
+    const bool ok = dry_build(*r, mine, &datasets);
     if (progress) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::ostringstream line;

@@ -7,18 +7,24 @@
 // from, with the shapes involved (e.g. a class-index loss on a dense [B, 1, H, W] output, mixup on
 // segmentation masks, a freeze glob that matches no parameter, a data root that does not exist).
 
+#include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "config/config_errors.h"
 #include "config/run_spec.h"
+#include "xp/dataset.h"
 
 namespace xp::config {
 
 // Adds every finding to `errors`; returns whether the run built and its batch went through.
 // Runs with torch's gradient mode off and leaves the global RNG seeded from the run's seed.
-bool dry_build(const RunSpec& spec, ErrorCollector& errors);
+// `datasets`, when given, keeps the datasets built so far by their [data] table, so that variants
+// sharing one (the usual case) construct it once.
+using DatasetCache = std::map<std::string, std::shared_ptr<Dataset>>;
+bool dry_build(const RunSpec& spec, ErrorCollector& errors, DatasetCache* datasets = nullptr);
 
 }  // namespace xp::config
 
