@@ -133,7 +133,7 @@ TEST_CASE("nvjpeg_batched: GPU crops equal the CPU pipeline's within the toleran
   REQUIRE(cpu.size() == 3);
   for (size_t b = 0; b < gpu.size(); ++b) {
     CHECK(gpu[b].input.is_cuda());
-    CHECK(gpu[b].input.scalar_type() == torch::kUInt8);
+    CHECK((gpu[b].input.scalar_type() == torch::kUInt8));
     REQUIRE(gpu[b].input.sizes() == cpu[b].input.sizes());
     CHECK(torch::equal(gpu[b].target, cpu[b].target));
     const double d = mean_abs(gpu[b].input, cpu[b].input), wrong = mean_abs(cpu[b].input, other_crops[b].input);

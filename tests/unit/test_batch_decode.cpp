@@ -14,6 +14,10 @@
 #include "xp/batch_decode.h"
 #include "xp/errors.h"
 
+// LibTorch's logging (glog) defines a CHECK that aborts on failure; these tests mean doctest's.
+#undef CHECK
+#define CHECK DOCTEST_CHECK
+
 namespace {
 
 // A CPU stand-in for the GPU stage: decodes plans with their own decode(), so its batches must
@@ -211,7 +215,7 @@ TEST_CASE("batch decode: the loader shares batches with the stage, same pixels, 
     while (auto a = reference.next()) {
       auto b = staged.next();
       REQUIRE(b);
-      CHECK(b->input.scalar_type() == torch::kUInt8);
+      CHECK((b->input.scalar_type() == torch::kUInt8));
       CHECK(b->input.sizes() == a->input.sizes());
       CHECK(torch::equal(b->input, a->input));
       CHECK(torch::equal(b->target, a->target));
