@@ -142,6 +142,7 @@ int run(const std::vector<std::string>& args) {
       "            143 stopped by SIGTERM (checkpoint written, run resumable)";
   if (!parse_options(usage, desc, pos, args, vm)) return kOk;
 
+  if (vm.count("nproc-per-node") && nproc_per_node < 1) throw ConfigError("--nproc-per-node must be >= 1");
   ExperimentOptions options;
   if (vm.count("set")) options.sets = vm["set"].as<std::vector<std::string>>();
   if (vm.count("variant")) options.variants = vm["variant"].as<std::vector<std::string>>();
@@ -165,7 +166,6 @@ int run(const std::vector<std::string>& args) {
   }
 
   if (vm.count("nproc-per-node")) {
-    if (nproc_per_node < 1) throw ConfigError("--nproc-per-node must be >= 1");
     if (std::getenv("XP_LAUNCHED") || std::getenv("RANK"))
       throw ConfigError("--nproc-per-node inside a launched rank (RANK is set): start xp run once, without a launcher, "
                         "or let the launcher (torchrun, srun) start the ranks");

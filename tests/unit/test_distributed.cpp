@@ -10,6 +10,12 @@
 #include <set>
 #include <sstream>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <torch/torch.h>
+
+#include "distributed/gradient_reducer.h"
 #include "distributed/launcher.h"
 #include "distributed/shard.h"
 #include "distributed/world.h"
@@ -155,6 +161,64 @@ TEST_CASE("[train] distributed reads into TrainOptions with defaults") {
   CHECK(o.distributed.backend == "gloo");
   CHECK(o.distributed.bucket_mb == doctest::Approx(4.0));
   CHECK(o.distributed.timeout_s == doctest::Approx(30.0));
+}
+
+TEST_CASE("gradient reducer on a 1-rank gloo group: grads kept, no_sync, unused and double-ready parameters") {
+  xd::World world;
+  world.master_port = xd::free_local_port();
+  world.host = xd::host_name();
+  xd::ConnectOptions co;
+  co.backend = "gloo";
+  co.timeout = std::chrono::seconds(10);
+  auto comm = xd::connect(world, co);
+  CHECK(comm->backend() == "gloo");
+  CHECK(comm->hosts() == std::vector<std::string>{world.host});
+
+  torch::manual_seed(0);
+  torch::nn::Linear a(6, 5), b(5, 3), unused(3, 3);
+  std::vector<torch::Tensor> params{a->weight, a->bias, b->weight, b->bias, unused->weight};
+  std::vector<std::string> names{"a.weight", "a.bias", "b.weight", "b.bias", "unused.weight"};
+  auto x = torch::randn({4, 6});
+  auto loss_of = [&] { return b(torch::relu(a(x))).pow(2).mean(); };
+
+  // Reference gradients without any reducer.
+  loss_of().backward();
+  std::vector<torch::Tensor> expected;
+  for (auto& p : params) expected.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+  for (auto& p : params) p.mutable_grad() = torch::Tensor();
+
+  {
+    xd::GradientReducer reducer(params, names, comm, /*bucket_bytes=*/64, /*find_unused=*/true);
+    CHECK(reducer.bucket_count() >= 3);
+    // Two micro-steps: the first without sync accumulates locally, the second reduces the sum.
+    reducer.prepare(false);
+    loss_of().backward();
+    reducer.finish();
+    CHECK(reducer.stats().reductions == 0);
+    reducer.prepare(true);
+    loss_of().backward();
+    reducer.finish();
+    CHECK(reducer.stats().reductions == 1);
+    for (size_t i = 0; i < 4; ++i) CHECK(torch::allclose(params[i].grad(), 2 * expected[i]));
+    CHECK(params[4].grad().abs().sum().item<double>() == 0.0);  // reduced as zeros
+    CHECK_THROWS_WITH_AS([&] { reducer.prepare(true); reducer.prepare(true); }(), doctest::Contains("finish_gradients"),
+                         std::logic_error);
+  }
+  for (auto& p : params) p.mutable_grad() = torch::Tensor();
+  {
+    xd::GradientReducer reducer(params, names, comm, 1 << 20, /*find_unused=*/false);
+    reducer.prepare(true);
+    loss_of().backward();
+    CHECK_THROWS_WITH(reducer.finish(), doctest::Contains("no gradient reached unused.weight"));
+    reducer.prepare(true);
+    auto loss = loss_of();
+    loss.backward({}, /*retain_graph=*/true);
+    CHECK_THROWS_WITH(loss.backward(), doctest::Contains("became ready twice"));
+  }
+  // Destroyed reducers removed their hooks: backward works as before.
+  for (auto& p : params) p.mutable_grad() = torch::Tensor();
+  loss_of().backward();
+  CHECK(torch::allclose(params[0].grad(), expected[0]));
 }
 
 TEST_CASE("ddp over gloo: 2 ranks x batch B/2 train the same weights as 1 process x batch B (SGD, AdamW, accumulation)") {
