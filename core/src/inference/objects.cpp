@@ -1,6 +1,8 @@
 #include "inference/objects.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <tuple>
 #include <cstring>
 #include <fstream>
 #include <iomanip>
@@ -47,6 +49,12 @@ std::vector<SceneObject> find_objects(const cv::Mat& mask, const cv::Mat& probab
     o.max_probability = peak[static_cast<size_t>(i)] / kProbabilityScale;
     out.push_back(o);
   }
+  // OpenCV's label order depends on its labelling algorithm; number objects top to bottom, then
+  // left to right, so ids are stable.
+  std::sort(out.begin(), out.end(), [](const SceneObject& a, const SceneObject& b) {
+    return std::tie(a.y, a.x, a.area, a.width, a.height) < std::tie(b.y, b.x, b.area, b.width, b.height);
+  });
+  for (size_t i = 0; i < out.size(); ++i) out[i].id = static_cast<int64_t>(i) + 1;
   return out;
 }
 

@@ -13,7 +13,7 @@ namespace xp::inference {
 constexpr double kProbabilityScale = 65535.0;
 
 struct SceneObject {
-  int64_t id = 0;  // 1-based, in raster order of the component's first pixel
+  int64_t id = 0;  // 1-based, ordered by the bounding box's top, then left edge
   int64_t area = 0;
   int64_t x = 0, y = 0, width = 0, height = 0;  // bounding box, pixels
   double centroid_x = 0, centroid_y = 0;
