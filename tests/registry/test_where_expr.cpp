@@ -120,7 +120,8 @@ TEST_CASE("where: injection attempts are values, never SQL") {
   CHECK(f.ids("variant = '''; drop table runs; --'").empty());
   CHECK(f.ids("params.loss.name = 'x'' or 1=1 --'").empty());
   CHECK(f.ids("tags.sweep = '\"; delete from tags; --'").empty());
-  CHECK(f.ids("`params.x') or 1=1 --` = 1").empty());
+  // A quoted field name is a name: one no run has is refused before any SQL runs.
+  CHECK_THROWS_AS(f.ids("`params.x') or 1=1 --` = 1"), ConfigError);
   auto sql = registry::compile_where("variant = '''; drop table runs; --'");
   CHECK(sql.sql.find("drop") == std::string::npos);
   REQUIRE(sql.args.size() == 1);

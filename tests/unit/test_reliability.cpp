@@ -93,7 +93,7 @@ TEST_CASE("run files: the metrics file is replaced whole; a log that cannot be w
   // The log's path taken by a folder: the append fails, with the path.
   fs::remove(files.log_path());
   fs::create_directories(files.log_path());
-  CHECK_THROWS_WITH_AS(files.log("lost"), doctest::Contains("cannot open run log '" + files.log_path().string()),
+  CHECK_THROWS_WITH_AS(files.log("lost"), doctest::Contains(("cannot open run log '" + files.log_path().string()).c_str()),
                        xp::FileError);
   CHECK_THROWS_WITH_AS(xp::engine::RunFiles(tmp.path / "run" / "metrics.csv" / "x"),
                        doctest::Contains("cannot create run folder"), xp::FileError);
@@ -128,7 +128,7 @@ TEST_CASE("checkpoint: a failed save keeps the previous one; a corrupt one is re
   const auto torn = tmp.path / "torn.pt";
   std::ofstream(torn, std::ios::binary) << good.substr(0, good.size() / 2);
   CHECK_THROWS_WITH_AS(xp::engine::load_model_weights(torn, *other, torch::kCPU),
-                       doctest::Contains("cannot read checkpoint '" + torn.string() + "': "), std::runtime_error);
+                       doctest::Contains(("cannot read checkpoint '" + torn.string() + "': ").c_str()), std::runtime_error);
   CHECK_THROWS_WITH_AS(xp::engine::load_checkpoint(torn, parts, torch::kCPU),
                        doctest::Contains("(the file is truncated, corrupt or not an xp checkpoint)"),
                        std::runtime_error);

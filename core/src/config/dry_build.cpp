@@ -8,6 +8,7 @@
 
 #include "data/collate.h"
 #include "engine/experiment_runner.h"
+#include "engine/normalization_stats.h"
 #include "engine/param_groups.h"
 #include "engine/train_options.h"
 #include "xp/augmentation.h"
@@ -74,8 +75,14 @@ std::vector<Sample> load_samples(const Split& split, size_t want, size_t& bad) {
 
 }  // namespace
 
-bool dry_build(const RunSpec& spec, ErrorCollector& errors, DatasetCache* datasets) {
+bool dry_build(const RunSpec& unresolved, ErrorCollector& errors, DatasetCache* datasets) {
   torch::NoGradGuard no_grad;
+  // normalize stats = "train": resolved from the training split in memory, as `xp run` does
+  // (recorded nowhere), so the pipeline below is the one the run will build.
+  RunSpec spec = unresolved;
+  if (!step(errors, "normalize statistics", unresolved.data.where(),
+            [&] { spec = engine::resolve_normalization_stats(unresolved, {}, nullptr).spec; }))
+    return false;
   torch::manual_seed(Rng::mix(static_cast<uint64_t>(spec.seed), 0x1417));
   const size_t before = errors.size();
   const std::string data_label = label("data", spec.data);
