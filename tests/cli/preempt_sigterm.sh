@@ -64,7 +64,8 @@ rc=$?
 set -e
 [ $rc -eq 143 ] || { cat first.txt first_err.txt; fail "SIGTERM: expected exit 143, got $rc"; }
 grep -q "interrupted; continue with: xp run --resume" first.txt || { cat first.txt; fail "no resume hint"; }
-grep -q "could not requeue the job (scontrol was not found on PATH)" first_err.txt || { cat first_err.txt; fail "no requeue warning"; }
+# scontrol may be installed (CI installs Slurm for the sweep tests) but no controller runs for this job: either way xp says it could not requeue and why.
+grep -q "could not requeue the job (" first_err.txt || { cat first_err.txt; fail "no requeue warning"; }
 run_id=$(basename "$(ls -d "$tmp"/runs/pre/*/)")
 [ "$(cat "$tmp/runs/requeue/4242" | head -1)" = "$run_id" ] || fail "requeue marker does not name run $run_id"
 "$XP" runs --registry "$reg" --format csv | grep "$run_id" | grep -q interrupted || fail "run not recorded interrupted"
