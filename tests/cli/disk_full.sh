@@ -6,7 +6,7 @@
 # Also: a run folder that cannot be created (read-only filesystem) fails clearly.
 set -euo pipefail
 : "${XP:?path of the xp binary}"
-[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST"; exit 0; }
+[ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST (install dataset-fashion-mnist)"; exit 77; }
 [ "$(id -u)" -eq 0 ] || { echo "skip: mounting a tmpfs needs root"; exit 77; }
 tmp=$(mktemp -d)
 mnt="$tmp/small"
