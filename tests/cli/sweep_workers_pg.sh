@@ -39,7 +39,7 @@ seeds = [7]
 lease_seconds = 8   # renewed every 2 s; a loaded CI machine must not lose leases by stalling
 max_retries = 2
 [sweep.fixed]
-"train.epochs" = 3
+"train.epochs" = 30   # long enough that worker A is still in trial 0 when it is killed (an idle machine trains 3 epochs in under a second)
 "train.batch_size" = 4
 "train.threads" = 1
 "train.workers" = 0
