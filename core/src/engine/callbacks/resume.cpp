@@ -142,7 +142,7 @@ void ResumeCallback::on_fit_start(TrainState& state) {
       reshard_progress(p, world, state.steps_per_epoch, accumulate_, batch_size_);
   log_.line("resumed from " + last_.string() + " at epoch " + std::to_string(p.epoch + 1) + ", batch " +
             std::to_string(p.batches_done) + ", step " + std::to_string(p.step) +
-            (data_parallel ? " on " + std::to_string(world) + " ranks" : ""));
+            (data_parallel ? " on " + std::to_string(world) + (world == 1 ? " rank" : " ranks") : ""));
   if (!note.empty()) log_.line("note: " + note);
 }
 
