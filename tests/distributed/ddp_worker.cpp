@@ -5,6 +5,9 @@
 //   ddp_worker metrics PLUGIN_DIR OUT_DIR            metrics over a sharded split == one process's
 //   ddp_worker die|hang OUT_DIR                      rank 1 dies (SIGKILL) or hangs at step 3;
 //                                                    rank 0 must fail with a DistributedError (exit 3)
+//   ddp_worker syncbn OUT_DIR                        2 ranks x batch B/2 with sync_batchnorm == 1
+//                                                    process x batch B, on a model with batch norm
+//   ddp_worker fit MODE DIR                          the trainer: resume (ddp_fit_scenarios.cpp)
 //
 // No trainer: a hand-written loop with the DistributedContext calls where the fit loop makes them.
 #include <torch/torch.h>
@@ -21,6 +24,8 @@
 
 namespace xd = xp::distributed;
 
+int scenario_fit(const std::string& mode, const std::string& dir);  // ddp_fit_scenarios.cpp
+
 namespace {
 
 struct Net : torch::nn::Module {
@@ -33,13 +38,32 @@ struct Net : torch::nn::Module {
   torch::nn::Linear fc1{nullptr}, fc2{nullptr}, out{nullptr};
 };
 
+// Batch norm of both kinds between the layers: per-rank statistics differ from the global batch's.
+struct BnNet : torch::nn::Module {
+  BnNet() {
+    fc1 = register_module("fc1", torch::nn::Linear(12, 16));
+    bn1 = register_module("bn1", torch::nn::BatchNorm1d(16));
+    bn2 = register_module("bn2", torch::nn::BatchNorm2d(4));
+    out = register_module("out", torch::nn::Linear(16, 4));
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    auto h = torch::tanh(bn1(fc1(x)));
+    h = bn2(h.view({-1, 4, 2, 2}));
+    return out(torch::relu(h).flatten(1));
+  }
+  torch::nn::Linear fc1{nullptr}, out{nullptr};
+  torch::nn::BatchNorm1d bn1{nullptr};
+  torch::nn::BatchNorm2d bn2{nullptr};
+};
+
 constexpr int64_t kSamples = 96, kGlobalBatch = 16;
 
 void write(const std::string& dir, int rank, const std::string& text) {
   std::ofstream(dir + "/rank" + std::to_string(rank) + ".txt") << text << "\n";
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name, Net& net) {
+template <class Module>
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name, Module& net) {
   if (name == "sgd") return std::make_unique<torch::optim::SGD>(net.parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   return std::make_unique<torch::optim::AdamW>(net.parameters(), torch::optim::AdamWOptions(0.01).weight_decay(0.01));
 }
@@ -47,7 +71,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
 // Trains `net` over the epoch `order` in steps of `batch` samples, accumulating `accumulate`
 // micro-batches per optimizer step. Each rank's loss is the mean over its own micro-batch divided
 // by accumulate, exactly what the fit loop does.
-void train(Net& net, torch::optim::Optimizer& opt, xd::DistributedContext& dist, const torch::Tensor& x,
+template <class Module>
+void train(Module& net, torch::optim::Optimizer& opt, xd::DistributedContext& dist, const torch::Tensor& x,
            const torch::Tensor& y, const std::vector<int64_t>& order, int64_t batch, int64_t accumulate,
            int die_at_step = -1, bool hang = false) {
   const int64_t micro_steps = static_cast<int64_t>(order.size()) / batch;
@@ -115,6 +140,69 @@ int scenario_train(const std::string& optimizer, int64_t accumulate, const std::
   write(out_dir, dist->rank(), report.str());
   std::cout << "rank " << dist->rank() << " " << report.str() << "\n";
   return worst < 2e-5 && moved > 1e-3 ? 0 : 1;
+}
+
+// Largest difference between two modules' parameters and buffers (running statistics too).
+double max_difference(torch::nn::Module& a, torch::nn::Module& b) {
+  double worst = 0;
+  auto pb = b.named_parameters();
+  for (const auto& p : a.named_parameters()) worst = std::max(worst, (p.value() - pb[p.key()]).abs().max().item<double>());
+  auto bb = b.named_buffers();
+  for (const auto& t : a.named_buffers())
+    worst = std::max(worst, (t.value().to(torch::kDouble) - bb[t.key()].to(torch::kDouble)).abs().max().item<double>());
+  return worst;
+}
+
+int scenario_sync_batchnorm(const std::string& out_dir) {
+  xd::DistributedOptions options;
+  options.timeout_s = 20;
+  auto dist = xd::DistributedContext::from_environment(options, torch::kCPU);
+  torch::manual_seed(7);
+  auto x = torch::randn({kSamples, 12}) * 2 + 1;
+  auto y = torch::randint(0, 4, {kSamples});
+  std::vector<int64_t> order(kSamples);
+  for (int64_t i = 0; i < kSamples; ++i) order[static_cast<size_t>(i)] = (i * 37) % kSamples;
+  const int64_t per_rank = kGlobalBatch / dist->world_size();
+  const auto shard = dist->shard_training(order, per_rank);
+
+  // Reference: one process, the whole batch, torch's own batch norm.
+  torch::manual_seed(1);
+  BnNet reference;
+  auto ref_opt = make_optimizer("sgd", reference);
+  auto single = xd::DistributedContext::create(xd::World{}, options, torch::kCPU);
+  train(reference, *ref_opt, *single, x, y, order, kGlobalBatch, 1);
+
+  // Control: 2 ranks without synchronisation normalise each half batch on its own: not the same.
+  torch::manual_seed(1);
+  BnNet control;
+  dist->prepare_model(control);
+  auto control_opt = make_optimizer("sgd", control);
+  train(control, *control_opt, *dist, x, y, shard, per_rank, 1);
+  const double control_diff = max_difference(control, reference);
+
+  // Synchronised (what train.distributed.sync_batchnorm does in prepare_model).
+  torch::manual_seed(1 + static_cast<uint64_t>(dist->rank()) * 100);
+  BnNet net;
+  double worst = 0;
+  int64_t calls = 0;
+  {
+    xd::SyncBatchNorm sync(dist->communicator());
+    dist->prepare_model(net);
+    auto opt = make_optimizer("sgd", net);
+    train(net, *opt, *dist, x, y, shard, per_rank, 1);
+    calls = sync.synchronised_calls();
+    // Evaluation is torch's own batch norm even while synchronisation is on: running statistics.
+    net.eval();
+    reference.eval();
+    torch::NoGradGuard no_grad;
+    worst = std::max(max_difference(net, reference), (net.forward(x) - reference.forward(x)).abs().max().item<double>());
+  }
+  std::ostringstream report;
+  report << "max_abs_diff " << worst << " control_diff " << control_diff << " synchronised_calls " << calls;
+  write(out_dir, dist->rank(), report.str());
+  std::cout << "rank " << dist->rank() << " " << report.str() << "\n";
+  const int64_t steps = static_cast<int64_t>(shard.size()) / per_rank;
+  return worst < 2e-5 && control_diff > 1e-3 && calls == 2 * steps ? 0 : 1;
 }
 
 // A metric that cannot combine its state: sharded evaluation must be refused for it.
@@ -220,6 +308,8 @@ int main(int argc, char** argv) {
     if (a.size() == 4 && a[0] == "train") return scenario_train(a[1], std::stoll(a[2]), a[3]);
     if (a.size() == 3 && a[0] == "metrics") return scenario_metrics(a[1], a[2]);
     if (a.size() == 2 && (a[0] == "die" || a[0] == "hang")) return scenario_failure(a[0] == "hang", a[1]);
+    if (a.size() == 2 && a[0] == "syncbn") return scenario_sync_batchnorm(a[1]);
+    if (a.size() == 3 && a[0] == "fit") return scenario_fit(a[1], a[2]);
   } catch (const std::exception& e) {
     std::cerr << "ddp_worker: " << e.what() << "\n";
     return 2;

@@ -19,6 +19,7 @@
 #include "distributed/launcher.h"
 #include "distributed/shard.h"
 #include "distributed/world.h"
+#include "engine/callbacks/resume.h"
 #include "engine/train_options.h"
 #include "xp/errors.h"
 
@@ -275,4 +276,73 @@ TEST_CASE("ddp over gloo: a rank that hangs makes the other time out; the launch
   CHECK(rank0.find("rank 0/2") != std::string::npos);
   CHECK(t.seconds < 20);  // timeout 2 s + grace 2 s, far below rank 1's 60 s sleep
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("ddp over gloo: sync_batchnorm, 2 ranks x batch B/2 train the same weights and statistics as 1 process x batch B") {
+  auto dir = scratch("syncbn");
+  auto t = launch_worker({"syncbn", dir.string()});
+  INFO(slurp(dir / "rank0.txt") << slurp(dir / "rank1.txt") << t.result.message);
+  CHECK(t.result.first_failed_rank == -1);
+  CHECK(slurp(dir / "rank1.txt").find("synchronised_calls 12") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("ddp resume: a 2-rank run interrupted by one rank and resumed on 2 ranks equals the uninterrupted run") {
+  auto dir = scratch("resume");
+  auto logs = [&](const std::string& mode) {
+    return slurp(dir / (mode + "_rank0.log")) + slurp(dir / (mode + "_rank1.log"));
+  };
+  for (const std::string mode : {"full", "interrupt"}) {
+    auto t = launch_worker({"fit", mode, dir.string()});
+    INFO(mode << ": " << logs(mode) << t.result.message);
+    REQUIRE(t.result.first_failed_rank == -1);
+  }
+  // Rank 0 recorded how the run was trained.
+  const std::string full0 = slurp(dir / "full_rank0.log");
+  CHECK(full0.find("tag world_size=2\n") != std::string::npos);
+  CHECK(full0.find("tag dist_backend=gloo\n") != std::string::npos);
+  CHECK(full0.find("tag dist_hosts=" + xd::host_name() + " (ranks 0-1)\n") != std::string::npos);
+  // The interrupted state, kept for a resume with another world size below.
+  std::filesystem::copy(dir / "split", dir / "split1", std::filesystem::copy_options::recursive);
+  auto t = launch_worker({"fit", "resume", dir.string()});
+  INFO(logs("resume") << t.result.message);
+  CHECK(t.result.first_failed_rank == -1);
+  CHECK(slurp(dir / "resume_rank0.log").find("resumed from") != std::string::npos);
+  CHECK(slurp(dir / "resume_rank1.log").find("mismatches 0") != std::string::npos);
+
+  // One process continues the 2-rank checkpoint: re-sharded, the step count re-based.
+  const std::string cmd = std::string("env -u RANK -u WORLD_SIZE '") + XP_DDP_WORKER + "' fit resume1 '" + dir.string() + "'";
+  CHECK(std::system(cmd.c_str()) == 0);
+  const std::string single = slurp(dir / "resume1_rank0.log");
+  INFO(single);
+  CHECK(single.find("the checkpoint was written by 2 ranks, this run has 1") != std::string::npos);
+  CHECK(single.find("step 4 becomes 8") != std::string::npos);
+  CHECK(single.find("status finished") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("ddp resume: re-sharding a checkpoint's position onto another number of ranks") {
+  using xp::engine::LoopState;
+  LoopState boundary;
+  boundary.epoch = 3, boundary.step = 3 * 10, boundary.world_size = 2;
+  auto note = xp::engine::reshard_progress(boundary, 4, /*steps_per_epoch=*/5, /*accumulate=*/1, /*batch_size=*/8);
+  CHECK(boundary.step == 15);
+  CHECK(boundary.world_size == 4);
+  CHECK(note.find("global batch is now 32 (was 16") != std::string::npos);
+
+  LoopState same;
+  same.epoch = 1, same.batches_done = 3, same.step = 7, same.world_size = 2;
+  CHECK(xp::engine::reshard_progress(same, 2, 5, 1, 8).empty());
+  CHECK(same.step == 7);
+
+  LoopState middle;
+  middle.epoch = 1, middle.batches_done = 6, middle.step = 13, middle.world_size = 2;  // 12 global blocks
+  xp::engine::reshard_progress(middle, 3, /*steps_per_epoch=*/9, /*accumulate=*/2, 8);
+  CHECK(middle.batches_done == 4);
+  CHECK(middle.step == 9 + 2);
+
+  LoopState uneven;
+  uneven.epoch = 0, uneven.batches_done = 5, uneven.world_size = 2;  // 10 global blocks
+  CHECK_THROWS_WITH_AS(xp::engine::reshard_progress(uneven, 4, 5, 1, 8),
+                       doctest::Contains("resume it with 2 ranks (--nproc-per-node 2)"), xp::ConfigError);
 }

@@ -67,7 +67,14 @@ class CommunicatorStateReducer : public MetricStateReducer {
 DistributedContext::DistributedContext(World world, DistributedOptions options, torch::Device device)
     : world_(std::move(world)), options_(std::move(options)), device_(device) {}
 
-DistributedContext::~DistributedContext() = default;
+DistributedContext::~DistributedContext() {
+  sync_bn_.reset();  // before the communicator it uses
+  reducer_.reset();
+}
+
+torch::Device DistributedContext::comm_device() const {
+  return comm_ && comm_->backend() == "nccl" ? device_ : torch::Device(torch::kCPU);
+}
 
 std::unique_ptr<DistributedContext> DistributedContext::from_environment(const DistributedOptions& options,
                                                                          torch::Device device) {
@@ -79,7 +86,7 @@ std::unique_ptr<DistributedContext> DistributedContext::create(const World& worl
   if (options.bucket_mb <= 0) throw ConfigError("train.distributed.bucket_mb must be > 0");
   if (options.timeout_s <= 0) throw ConfigError("train.distributed.timeout_s must be > 0");
   std::unique_ptr<DistributedContext> ctx(new DistributedContext(world, options, device));
-  if (world.world_size > 1) {
+  if (world.distributed()) {
     ConnectOptions co;
     co.backend = options.backend;
     co.cuda_device = device.is_cuda();
@@ -94,6 +101,20 @@ std::string DistributedContext::backend() const { return comm_ ? comm_->backend(
 
 std::vector<std::string> DistributedContext::hosts() const {
   return comm_ ? comm_->hosts() : std::vector<std::string>{world_.host};
+}
+
+std::string DistributedContext::hosts_summary() const {
+  const auto all = hosts();
+  std::string out;
+  for (size_t first = 0; first < all.size();) {
+    size_t last = first;
+    while (last + 1 < all.size() && all[last + 1] == all[first]) ++last;
+    if (!out.empty()) out += ", ";
+    out += all[first] + (first == last ? " (rank " + std::to_string(first) + ")"
+                                       : " (ranks " + std::to_string(first) + "-" + std::to_string(last) + ")");
+    first = last + 1;
+  }
+  return out;
 }
 
 torch::Device DistributedContext::device_for_local_rank(torch::Device configured, const World& world) {
@@ -120,6 +141,7 @@ void DistributedContext::prepare_model(torch::nn::Module& model, bool broadcast)
     trainable.push_back(item.value());
     names.push_back(item.key());
   }
+  if (options_.sync_batchnorm && !sync_bn_) sync_bn_ = std::make_unique<SyncBatchNorm>(comm_);
   if (trainable.empty()) return;
   const auto bucket_bytes = static_cast<int64_t>(options_.bucket_mb * 1024.0 * 1024.0);
   reducer_ = std::make_unique<GradientReducer>(trainable, names, comm_, bucket_bytes, options_.find_unused);
@@ -139,12 +161,12 @@ void DistributedContext::finish_gradients() {
 }
 
 std::vector<int64_t> DistributedContext::shard_training(const std::vector<int64_t>& order, int64_t batch_size) const {
-  if (world_.world_size <= 1) return order;
+  if (!comm_) return order;
   return shard_for_training(order, world_.rank, world_.world_size, batch_size);
 }
 
 std::vector<int64_t> DistributedContext::shard_evaluation(const std::vector<int64_t>& order) const {
-  if (world_.world_size <= 1) return order;
+  if (!comm_) return order;
   return shard_for_evaluation(order, world_.rank, world_.world_size);
 }
 
@@ -170,27 +192,49 @@ bool DistributedContext::can_shard_evaluation(const std::vector<Metric*>& metric
 bool DistributedContext::reduce_metrics(const std::vector<Metric*>& metrics) {
   if (!comm_) return true;
   if (!can_shard_evaluation(metrics)) return false;
-  CommunicatorStateReducer reducer(*comm_, comm_->backend() == "nccl" ? device_ : torch::Device(torch::kCPU));
+  CommunicatorStateReducer reducer(*comm_, comm_device());
   for (Metric* m : metrics) m->reduce_state(reducer);
   return true;
 }
 
 void DistributedContext::reduce_sums(std::vector<double>& values) {
   if (!comm_ || values.empty()) return;
-  CommunicatorStateReducer reducer(*comm_, comm_->backend() == "nccl" ? device_ : torch::Device(torch::kCPU));
+  CommunicatorStateReducer reducer(*comm_, comm_device());
   reducer.sum(values.data(), values.size());
 }
 
 bool DistributedContext::any(bool flag) {
   if (!comm_) return flag;
   int64_t v = flag ? 1 : 0;
-  CommunicatorStateReducer reducer(*comm_, comm_->backend() == "nccl" ? device_ : torch::Device(torch::kCPU));
+  CommunicatorStateReducer reducer(*comm_, comm_device());
   reducer.max(&v, 1);
   return v != 0;
 }
 
 void DistributedContext::broadcast(torch::Tensor tensor, int root) {
   if (comm_) comm_->broadcast(tensor, root);
+}
+
+void DistributedContext::broadcast_bytes(std::string& bytes, bool ok, int root) {
+  if (!comm_) return;
+  const auto on = torch::TensorOptions().device(comm_device());
+  const bool is_root = world_.rank == root;
+  torch::Tensor size = torch::tensor({is_root ? (ok ? static_cast<int64_t>(bytes.size()) : int64_t{-1}) : int64_t{0}},
+                                     torch::kLong).to(comm_device());
+  comm_->broadcast(size, root);
+  const int64_t n = size.cpu().item<int64_t>();
+  if (n < 0) {
+    if (is_root) return;  // the root reports its own error
+    throw DistributedError(world_.describe() + ": rank " + std::to_string(root) +
+                           " could not read what it was to send (its error says why)");
+  }
+  torch::Tensor data = is_root ? torch::from_blob(bytes.data(), {n}, torch::kUInt8).to(comm_device(), false, true)
+                               : torch::empty({n}, on.dtype(torch::kUInt8));
+  if (n > 0) comm_->broadcast(data, root);
+  if (!is_root) {
+    torch::Tensor cpu = data.cpu().contiguous();
+    bytes.assign(reinterpret_cast<const char*>(cpu.data_ptr<uint8_t>()), static_cast<size_t>(n));
+  }
 }
 
 void DistributedContext::barrier() {

@@ -37,6 +37,7 @@
 #include "distributed/communicator.h"
 #include "distributed/distributed_options.h"
 #include "distributed/gradient_reducer.h"
+#include "distributed/sync_batch_norm.h"
 #include "distributed/world.h"
 #include "xp/metric.h"
 
@@ -59,6 +60,8 @@ class DistributedContext {
   bool is_rank0() const { return world_.rank == 0; }
   std::string backend() const;                     // "gloo", "nccl", or "none"
   std::vector<std::string> hosts() const;          // host of each rank, for the run record
+  // The hosts for the run record: "node07 (ranks 0-3), node08 (ranks 4-7)".
+  std::string hosts_summary() const;
 
   // The CUDA device this rank should train on when the configured device is CUDA: cuda:LOCAL_RANK
   // (one GPU per local rank), or the configured device unchanged.
@@ -66,7 +69,8 @@ class DistributedContext {
 
   // Broadcasts rank 0's parameters and buffers, then hooks the trainable parameters (requires_grad
   // at this moment) into a GradientReducer. Call again after freezing/unfreezing parameters (a new
-  // stage); `broadcast = false` then skips the copy.
+  // stage); `broadcast = false` then skips the copy. With sync_batchnorm, batch norm in training
+  // is computed over all ranks from here on (sync_batch_norm.h) until this context ends.
   void prepare_model(torch::nn::Module& model, bool broadcast = true);
   void before_forward();
   void before_backward(bool will_step);
@@ -85,13 +89,18 @@ class DistributedContext {
   // True on every rank when `flag` is true on any rank (stop requests, fp16 overflow, NaN loss).
   bool any(bool flag);
   void broadcast(torch::Tensor tensor, int root = 0);
+  // Rank `root`'s bytes to every rank (a checkpoint file). `ok = false` on the root says it has
+  // none (it failed to read them); then every other rank throws DistributedError saying so.
+  void broadcast_bytes(std::string& bytes, bool ok = true, int root = 0);
   void barrier();
 
   const ReducerStats* reducer_stats() const { return reducer_ ? &reducer_->stats() : nullptr; }
+  const SyncBatchNorm* sync_batch_norm() const { return sync_bn_.get(); }
   std::shared_ptr<Communicator> communicator() const { return comm_; }
 
  private:
   DistributedContext(World world, DistributedOptions options, torch::Device device);
+  torch::Device comm_device() const;  // where collectives' tensors live: the GPU for nccl, else the CPU
 
   World world_;
   DistributedOptions options_;
@@ -99,6 +108,7 @@ class DistributedContext {
   std::shared_ptr<Communicator> comm_;
   std::unique_ptr<GradientReducer> reducer_;
   std::vector<torch::Tensor> buffers_;
+  std::unique_ptr<SyncBatchNorm> sync_bn_;
 };
 
 }  // namespace xp::distributed

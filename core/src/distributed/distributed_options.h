@@ -11,6 +11,7 @@ struct DistributedOptions {
   std::string backend = "auto";  // auto | gloo | nccl
   double bucket_mb = 25.0;       // gradient bucket size (DDP's bucket_cap_mb)
   bool find_unused = false;      // parameters may get no gradient in a step
+  bool sync_batchnorm = false;   // batch norm over the global batch (sync_batch_norm.h)
   bool broadcast_buffers = true; // rank 0's buffers (batch-norm statistics) to all ranks before each forward
   double timeout_s = 300.0;      // a collective (or the rendezvous) that takes longer fails the run
   int64_t gloo_threads = 2;      // Gloo's worker threads per rank

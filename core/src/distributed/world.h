@@ -20,7 +20,10 @@ struct World {
   std::string host;     // this machine's name, for messages
   std::string source = "single";  // "env" (torchrun names), "slurm" or "single"
 
-  bool distributed() const { return world_size > 1; }
+  // Several ranks, or one that a launcher started (torchrun, --nproc-per-node 1): that one still
+  // builds its process group, so the data-parallel path runs (and can be tested) on one GPU.
+  // A single Slurm task stays a plain process.
+  bool distributed() const { return world_size > 1 || source == "env"; }
   bool is_rank0() const { return rank == 0; }
   // "rank 1/4 on node07" for messages.
   std::string describe() const;

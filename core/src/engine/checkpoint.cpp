@@ -56,6 +56,7 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
   root.write("has_best", scalar(static_cast<int64_t>(state.best.has_value())), true);
   root.write("best", scalar(state.best.value_or(0.0)), true);
   root.write("best_epoch", scalar(state.best_epoch), true);
+  root.write("world_size", scalar(state.world_size), true);
   {
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
@@ -102,10 +103,7 @@ void load_model_weights(const std::filesystem::path& file, torch::nn::Module& mo
 
 namespace {
 
-LoopState load_checkpoint_parts(const std::filesystem::path& file, const CheckpointParts& parts,
-                                const torch::Device& map_location) {
-  torch::serialize::InputArchive root;
-  root.load_from(file.string(), map_location);
+LoopState load_checkpoint_parts(torch::serialize::InputArchive& root, const CheckpointParts& parts) {
   torch::serialize::InputArchive model_archive;
   root.read("model", model_archive);
   parts.model->load(model_archive);
@@ -142,6 +140,9 @@ LoopState load_checkpoint_parts(const std::filesystem::path& file, const Checkpo
   s.loss_count = read(root, "loss_count").item<int64_t>();
   if (read(root, "has_best").item<int64_t>()) s.best = read(root, "best").item<double>();
   s.best_epoch = read(root, "best_epoch").item<int64_t>();
+  torch::Tensor world;
+  // Checkpoints from before data parallelism, or of one process, have no world size: 1.
+  s.world_size = root.try_read("world_size", world, true) ? world.item<int64_t>() : 1;
   torch::Tensor rng = read(root, "torch_rng");
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
@@ -155,7 +156,20 @@ LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointPar
                           const torch::Device& map_location) {
   if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
   try {
-    return load_checkpoint_parts(file, parts, map_location);
+    torch::serialize::InputArchive root;
+    root.load_from(file.string(), map_location);
+    return load_checkpoint_parts(root, parts);
+  } catch (const c10::Error& e) {
+    unreadable(file, e);
+  }
+}
+
+LoopState load_checkpoint_bytes(const std::string& bytes, const std::filesystem::path& file,
+                                const CheckpointParts& parts, const torch::Device& map_location) {
+  try {
+    torch::serialize::InputArchive root;
+    root.load_from(bytes.data(), bytes.size(), map_location);
+    return load_checkpoint_parts(root, parts);
   } catch (const c10::Error& e) {
     unreadable(file, e);
   }

@@ -24,6 +24,7 @@ struct LoopState {
   int64_t loss_count = 0;
   std::optional<double> best; // best monitored value so far
   int64_t best_epoch = 0;     // 1-based
+  int64_t world_size = 1;     // data-parallel ranks that trained it (batches_done counts one rank's batches)
 };
 
 struct CheckpointParts {
@@ -39,6 +40,10 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
 // Restores in place; `map_location` is the training device. Returns the loop state.
 LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
                           const torch::Device& map_location);
+// The same from a checkpoint file's bytes (a data-parallel rank that got them from rank 0);
+// `file` only names it in errors.
+LoopState load_checkpoint_bytes(const std::string& bytes, const std::filesystem::path& file,
+                                const CheckpointParts& parts, const torch::Device& map_location);
 
 // Restores only the model's parameters and buffers (evaluating a saved `best`).
 void load_model_weights(const std::filesystem::path& file, torch::nn::Module& model, const torch::Device& map_location);

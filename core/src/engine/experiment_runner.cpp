@@ -184,7 +184,8 @@ RunInfo make_run_info(const RunSpec& spec, const RunRequest& request) {
 namespace {
 
 // Data-parallel ranks other than 0 train their share of the run without recording it: rank 0 alone
-// writes the registry, the run folder, checkpoints, TensorBoard and the console.
+// writes the registry, the run folder, checkpoints, TensorBoard and the console. A resumed run's
+// checkpoint comes from rank 0 too (engine/callbacks/resume.h): these ranks need no run folder.
 RunOutcome run_follower_rank(const RunSpec& spec, const RunRequest& request, int rank) {
   RunOutcome outcome;
   outcome.run_id = "rank" + std::to_string(rank);
@@ -194,6 +195,7 @@ RunOutcome run_follower_rank(const RunSpec& spec, const RunRequest& request, int
   TrainContext context;
   context.interrupt = request.interrupt;
   context.out = &quiet;
+  context.resume = !request.resume_run_id.empty();
   outcome.result = train(setup, context);
   return outcome;
 }

@@ -36,6 +36,11 @@ void plan_epochs(const TrainSetup& s, TrainState& state, const distributed::Dist
   state.steps_per_epoch = steps;
 }
 
+bool FitLoop::interrupted_everywhere() {
+  const bool here = interrupted();
+  return p_.dist && p_.dist->active() ? p_.dist->any(here) : here;
+}
+
 void FitLoop::note_skipped(TrainState& state, const std::string& split, int64_t epoch,
                            const std::vector<data::SkippedSample>& skipped) {
   state.skipped_samples += p_.log->skipped(split, epoch, skipped);
@@ -102,7 +107,7 @@ void FitLoop::train_epoch(TrainState& state, int64_t epoch) {
     end.stepped = true;
   };
   while (batch_index < batches) {
-    if (micro == 0 && interrupted()) {
+    if (micro == 0 && interrupted_everywhere()) {
       if (auto bad = epoch_loss.settle(batch_index)) {
         diverged(*bad);
         break;
@@ -191,7 +196,7 @@ MetricsRow FitLoop::epoch_row(TrainState& state, int64_t epoch, bool& interrupte
     note_skipped(state, "val", epoch, r.skipped);
     row.insert(r.values.begin(), r.values.end());
   }
-  interrupted_in_validation = interrupted();
+  interrupted_in_validation = interrupted_everywhere();
   return row;
 }
 
@@ -205,7 +210,17 @@ void FitLoop::run(TrainState& state) {
     p_.callbacks->epoch_start(state, epoch);
     train_epoch(state, epoch);
     if (state.stop_requested()) {
-      if (state.status == RunStatus::Interrupted) p_.callbacks->interrupt(state);
+      if (state.status == RunStatus::Interrupted) {
+        if (p_.dist && p_.dist->active()) {
+          // The checkpoint rank 0 writes holds the unfinished epoch's loss summed over all ranks;
+          // a resumed run continues it on rank 0 alone (callbacks/resume.h).
+          std::vector<double> sums{progress.loss_sum, static_cast<double>(progress.loss_count)};
+          p_.dist->reduce_sums(sums);
+          progress.loss_sum = sums[0];
+          progress.loss_count = static_cast<int64_t>(sums[1]);
+        }
+        p_.callbacks->interrupt(state);
+      }
       break;
     }
     bool interrupted_in_validation = false;
@@ -229,7 +244,7 @@ void FitLoop::run(TrainState& state) {
     state.history.push_back(row);
     ++state.epochs_done;
     p_.callbacks->epoch_end(state, row);
-    if (interrupted())
+    if (interrupted_everywhere())
       state.request_stop(RunStatus::Interrupted, "interrupted after epoch " + std::to_string(epoch + 1));
   }
   summarize(state);

@@ -48,6 +48,9 @@ class FitLoop {
   void note_skipped(TrainState& state, const std::string& split, int64_t epoch,
                     const std::vector<data::SkippedSample>& skipped);
   bool interrupted() const { return p_.interrupt && p_.interrupt->load(); }
+  // Data-parallel: true on every rank when any rank was interrupted (a signal reaches the ranks at
+  // slightly different moments), so that all stop after the same step. One all-reduce of a flag.
+  bool interrupted_everywhere();
 
   Parts p_;
   TrainSetup& s_;

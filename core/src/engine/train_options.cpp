@@ -136,6 +136,7 @@ TrainOptions TrainOptions::from_params(const Params& train) {
   o.distributed.bucket_mb = rd.f("bucket_mb");
   o.distributed.find_unused = rd.b("find_unused");
   o.distributed.broadcast_buffers = rd.b("broadcast_buffers");
+  o.distributed.sync_batchnorm = rd.b("sync_batchnorm");
   o.distributed.timeout_s = rd.f("timeout_s");
   o.distributed.gloo_threads = rd.i("gloo_threads");
   return o;

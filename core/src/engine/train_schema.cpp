@@ -93,6 +93,7 @@ Schema distributed_schema() {
       .add_float("bucket_mb", 25.0, "gradients are all-reduced in buckets of about this size, overlapped with backward")
       .min(0.001)
       .add_bool("find_unused", false, "allow parameters that get no gradient in a step (reduced as zeros)")
+      .add_bool("sync_batchnorm", false, "batch-norm statistics over the global batch (all ranks), not each rank's part")
       .add_bool("broadcast_buffers", true, "copy rank 0's buffers (batch-norm statistics) to every rank before each forward")
       .add_float("timeout_s", 300.0, "a rank that waits longer than this for the others (one died or hangs) stops the run")
       .min(1.0)

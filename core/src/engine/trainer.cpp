@@ -8,6 +8,7 @@
 #include "engine/callbacks/console.h"
 #include "engine/callbacks/early_stopping.h"
 #include "engine/callbacks/registry_recorder.h"
+#include "engine/callbacks/resume.h"
 #include "engine/callbacks/run_files_callback.h"
 #include "engine/callbacks/tensorboard.h"
 #include "engine/evaluator.h"
@@ -60,18 +61,23 @@ TrainResult train(TrainSetup& s, const TrainContext& c) {
   const distributed::World world = distributed::discover_world();
   std::unique_ptr<distributed::DistributedContext> dist;
   if (world.distributed()) {
-    if (c.resume)
-      throw ConfigError("resuming a data-parallel run is not supported yet: resume it as one process (xp run --resume "
-                        "without --nproc-per-node)");
     runtime.device = distributed::DistributedContext::device_for_local_rank(runtime.device, world);
     dist = distributed::DistributedContext::from_environment(o.distributed, runtime.device);
     log.line("data-parallel: " + world.describe() + ", backend " + dist->backend() + ", device " +
-             runtime.device.str());
+             runtime.device.str() + (o.distributed.sync_batchnorm ? ", batch norm synchronised" : ""));
+    // The run's record says how it was trained (xp show, --where tags.world_size = 2); a resumed
+    // run records the world it continued on.
+    if (c.recorder && dist->is_rank0()) {
+      c.recorder->set_tag(c.run_id, "world_size", std::to_string(dist->world_size()));
+      c.recorder->set_tag(c.run_id, "dist_backend", dist->backend());
+      c.recorder->set_tag(c.run_id, "dist_hosts", dist->hosts_summary());
+    }
   }
   runtime.defer_conversions(o, s.augment, s.augment_final_normalize, s.eval_augment, s.eval_final_normalize, &log);
 
   TrainState state;
   plan_epochs(s, state, dist.get());
+  state.progress.world_size = dist ? dist->world_size() : 1;
   TrainStep step(*s.model, *s.loss, o, runtime, state.steps_per_epoch);
   step.set_distributed(dist.get());
   Evaluator evaluator({s.model.get(), s.loss.get(), s.metrics, s.eval_augment, s.info.task, s.seed}, o, runtime);
@@ -89,15 +95,20 @@ TrainResult train(TrainSetup& s, const TrainContext& c) {
   // records them as artifacts; the console prints the epoch line before early stopping says why
   // it stops, and the test line before calibration prints the calibrated one; the test hook last.
   CallbackList callbacks;
+  // Resume first: every rank then starts from the checkpoint's weights (rank 0's, broadcast again
+  // by the distributed start, which also hooks the gradients).
+  if (c.resume) {
+    if (!has_run_dir && !(dist && !dist->is_rank0())) throw ConfigError("cannot resume: no checkpoint at (no run folder)");
+    callbacks.emplace<ResumeCallback>(c.run_dir / "checkpoints" / "last.pt", step, runtime.device, o.batch_size,
+                                      o.accumulate, log, dist.get());
+  }
   if (dist) callbacks.emplace<DistributedStartCallback>(*dist, *s.model);
   callbacks.emplace<BestMetricCallback>();
   if (has_run_dir) {
-    callbacks.emplace<CheckpointCallback>(c.run_dir, step, runtime.device, o.checkpoint, c.resume, log);
+    callbacks.emplace<CheckpointCallback>(c.run_dir, step, o.checkpoint);
     callbacks.emplace<RunFilesCallback>(files);
     if (o.tensorboard.enabled)
       callbacks.emplace<TensorBoardCallback>(c.run_dir / "tensorboard", o.tensorboard, c.hparams, c.pixel_normalization);
-  } else if (c.resume) {
-    throw ConfigError("cannot resume: no checkpoint at (no run folder)");
   }
   if (c.recorder) callbacks.emplace<RegistryCallback>(*c.recorder, c.run_id, c.heartbeat_seconds);
   if (!dist || dist->is_rank0()) callbacks.emplace<ConsoleCallback>(log, o.console);

@@ -1,8 +1,8 @@
 #pragma once
-// Checkpoints: on start, resume from last.pt (and the epochs already in metrics.csv); after every
-// epoch, best.pt when the best-metric callback (which runs before) found an improvement, last.pt
+// Checkpoints: after every epoch, best.pt when the best-metric callback (which runs before) found an improvement, last.pt
 // always, epoch_N.pt when asked; on an interrupt, last.pt with the generator
-// state as it is, so the resumed run continues the same draws.
+// state as it is, so the resumed run continues the same draws. Reading last.pt back is
+// ResumeCallback's (resume.h).
 
 #include <filesystem>
 
@@ -15,24 +15,19 @@ namespace xp::engine {
 
 class CheckpointCallback : public Callback {
  public:
-  CheckpointCallback(const std::filesystem::path& run_dir, TrainStep& step, const torch::Device& device,
-                     const CheckpointOptions& options, bool resume, RunLog& log);
+  CheckpointCallback(const std::filesystem::path& run_dir, TrainStep& step, const CheckpointOptions& options);
 
   static std::filesystem::path best_path(const std::filesystem::path& run_dir) {
     return run_dir / "checkpoints" / "best.pt";
   }
 
-  void on_fit_start(TrainState& state) override;
   void on_epoch_end(TrainState& state, const MetricsRow& row) override;
   void on_interrupt(TrainState& state) override;
 
  private:
   std::filesystem::path dir_, last_, best_;
   TrainStep& step_;
-  torch::Device device_;
   const CheckpointOptions& o_;
-  bool resume_;
-  RunLog& log_;
 };
 
 }  // namespace xp::engine
