@@ -11,6 +11,7 @@
 #include "config/monitor_check.h"
 #include "config/overrides.h"
 #include "config/param_validator.h"
+#include "config/task_check.h"
 #include "engine/train_schema.h"
 #include "plugin_loader.h"
 #include "xp/base/suggest.h"
@@ -301,6 +302,8 @@ Resolved resolve_run(const Node& run, const std::string& variant, const fs::path
     }
     config[key] = Value(std::move(list));
   }
+  // Every plugin for the dataset's task, as the schemas declare it (before anything is built).
+  for (const auto& e : config::task_errors(spec)) errors.add(e);
   Node empty_train;
   empty_train.where = empty_train.key_where = file_where;
   const Node* train = run.find("train");
