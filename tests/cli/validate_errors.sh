@@ -68,7 +68,7 @@ rc=0
 "$XP" validate vt.toml --partial 2> err.txt || rc=$?
 [[ $rc -eq 2 ]] || { echo "variant typos: expected exit 2, got $rc"; cat err.txt; exit 1; }
 grep -qF "vt.toml:4:1: variant 'a' cannot set 'lss'; did you mean 'loss'?" err.txt || { cat err.txt; exit 1; }
-grep -qF "variant 'c' cannot set 'trian'; did you mean 'train'?" err.txt || { cat err.txt; exit 1; }
+grep -qF "vt.toml:7:13: variant 'c' cannot set 'trian'; did you mean 'train'?" err.txt || { cat err.txt; exit 1; }
 grep -qF "vt.toml:6:10: unknown parameter 'valu' for loss 'test_constant'" err.txt || { cat err.txt; exit 1; }
 [[ $(grep -c '^error: ' err.txt) -eq 3 ]] || { echo "variant typos: expected exactly 3 errors"; cat err.txt; exit 1; }
 grep -q "top-level" err.txt && { echo "variant typo reported again as a top-level table"; cat err.txt; exit 1; }

@@ -27,7 +27,7 @@ epochs = 2
 )");
   const std::string e = resolve_error(f);
   CHECK(e.find("v.toml:4:1: variant 'a' cannot set 'lss'; did you mean 'loss'?") != std::string::npos);
-  CHECK(e.find("v.toml:7:12: variant 'c' cannot set 'trian'; did you mean 'train'?") != std::string::npos);
+  CHECK(e.find("v.toml:7:13: variant 'c' cannot set 'trian'; did you mean 'train'?") != std::string::npos);
   CHECK(e.find("unknown parameter 'valu' for loss 'test_constant'") != std::string::npos);
   CHECK(e.find("(variant b)") != std::string::npos);
   CHECK(count(e, "top-level") == 0);
