@@ -12,7 +12,7 @@
 #include <torch/version.h>
 
 #include "command.h"
-#include "config/canonical.h"
+#include "xp/base/toml_writer.h"
 #include "config/experiment.h"
 #include "ensemble_members.h"
 #include "eval/ensemble.h"

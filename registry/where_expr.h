@@ -37,7 +37,7 @@ struct FieldRef {
 struct SqlFragment {
   std::string sql;
   std::vector<SqlArg> args;  // bound to ?1.. in order of appearance (plain `?` placeholders)
-  std::vector<FieldRef> refs;  // the metrics/params/tags names used (compile_where only)
+  std::vector<FieldRef> refs = {};  // the metrics/params/tags names used (compile_where only)
 };
 
 // The names a registry holds, for checking an expression's names before it runs.

@@ -1,146 +1,232 @@
 #include "sweep_config.h"
 
 #include <algorithm>
-#include <cmath>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
-#include <toml++/toml.h>
-
+#include "xp/base/config_errors.h"
+#include "xp/base/config_node.h"
+#include "xp/base/param_validator.h"
 #include "xp/base/suggest.h"
-#include "xp/base/toml_value.h"
 #include "xp/errors.h"
+#include "xp/schema.h"
 
 namespace xp::sweeps {
 
 namespace fs = std::filesystem;
+using config::ErrorCollector;
+using config::Node;
 
 namespace {
 
-std::string where(const toml::source_region& r) {
-  std::string file = r.path ? *r.path : std::string("<sweep>");
-  return file + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
+// The sweep file is checked by the same Schema machinery as an experiment's tables: unknown keys
+// with did-you-mean, types, ranges, choices, every mistake reported at once with its place. The
+// defaults come from the option structs so that the file and the code cannot disagree.
+const Schema& sweep_schema() {
+  static const Schema schema = [] {
+    const TpeOptions tpe;
+    const PrunerOptions pruner;
+    const SweepConfig sweep;
+    std::vector<Value> samplers, pruners;
+    for (const auto& m : sampler_methods()) samplers.emplace_back(m);
+    for (const auto& m : pruner_methods()) pruners.emplace_back(m);
+    Schema tpe_section("TPE sampler");
+    tpe_section.add_int("n_startup_trials", tpe.n_startup_trials, "random proposals before the model takes over")
+        .min(0)
+        .add_int("n_ei_candidates", tpe.n_ei_candidates, "draws from l(x) scored by l(x)/g(x)")
+        .min(1)
+        .add_float("prior_weight", tpe.prior_weight, "weight of the flat prior in every estimator")
+        .min(0)
+        .add_bool("consider_pruned", tpe.consider_pruned, "pruned trials count as bad observations");
+    Schema early_stopping("Pruning of trials on their per-epoch metric");
+    early_stopping.add_string("method", "asha", "asha, median or none").choices(pruners)
+        .add_string("metric", "", "per-epoch metric to prune on (default: the sweep's metric)")
+        .optional()
+        .add_string("mode", "", "min or max (default: the sweep's mode)")
+        .choices({Value("min"), Value("max")})
+        .optional()
+        .add_int("min_epochs", pruner.min_epochs, "asha: first rung; median: epochs before any pruning")
+        .min(0)
+        .add_int("reduction_factor", pruner.reduction_factor, "asha: keep the top 1/reduction_factor per rung")
+        .min(2)
+        .add_int("n_startup_trials", pruner.n_startup_trials, "median: completed trials before pruning")
+        .min(0);
+    Schema s("A sweep: which experiment to tune, how, for what objective, on what budget");
+    s.add_required("experiment", ParamType::String, "the experiment file to tune (relative to the sweep file)")
+        .add_string("variant", "", "the variant to tune (default: the experiment's only one)")
+        .add_string("method", sweep.method, "grid, random or tpe").choices(samplers)
+        .add_required("metric", ParamType::String, "the run summary value to optimise, e.g. best_val_top1")
+        .add_required("mode", ParamType::String, "min or max").choices({Value("min"), Value("max")})
+        .add_int("trials", 0, "budget: trials in total").min(1).optional()
+        .add_float("max_minutes", 0, "budget: wall-clock minutes from the start of xp sweep").min(0).optional()
+        .add_ints("seeds", {}, "seeds per trial, objective = their mean (default: the experiment's)").min(0)
+        .optional()
+        .add_int("sampler_seed", static_cast<int64_t>(sweep.sampler_seed), "seed of the sampler").min(0)
+        .add_int("workers", sweep.workers, "default for --workers").min(1)
+        .add_int("max_retries", sweep.max_retries, "re-runs of a trial whose worker vanished").min(0)
+        .add_float("lease_seconds", sweep.lease_seconds, "how long a claim lives unless renewed").min(0)
+        .add_section("tpe", tpe_section, "TPE sampler settings")
+        .add_section("early_stopping", early_stopping, "pruning (absent: none)")
+        .add_table("fixed", "--set overrides shared by every trial, e.g. train.epochs = 5");
+    return s;
+  }();
+  return schema;
 }
 
-[[noreturn]] void fail(const toml::node& n, const std::string& message) { throw ConfigError(message, where(n.source())); }
-
-// Rejects keys outside `allowed`, naming the closest one.
-void check_keys(const toml::table& t, const std::vector<std::string>& allowed, const std::string& table_name) {
-  for (const auto& [k, v] : t) {
-    std::string key(k.str());
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-      throw ConfigError("unknown key '" + key + "' in [" + table_name + "]" + did_you_mean(key, allowed),
-                        where(k.source()));
-  }
+// One [space] entry. `values` of a choice may mix types, so it is checked here, not by the schema.
+const Schema& dimension_schema() {
+  static const Schema schema = [] {
+    Schema s("A dimension of the search space");
+    s.add_required("type", ParamType::String, "choice, uniform, loguniform, int or int_log")
+        .choices({Value("choice"), Value("uniform"), Value("loguniform"), Value("int"), Value("int_log")})
+        .add_float("low", 0, "lower bound (inclusive)").optional()
+        .add_float("high", 0, "upper bound (inclusive)").optional()
+        .add_int("step", 1, "int: the step between values").min(1).optional()
+        .add_int("grid_points", 0, "grid sweeps: points taken from a range").min(1).optional();
+    return s;
+  }();
+  return schema;
 }
 
-std::string get_string(const toml::table& t, const char* key, const std::string& fallback) {
-  const toml::node* n = t.get(key);
-  if (!n) return fallback;
-  if (!n->is_string()) fail(*n, std::string("'") + key + "' must be a string");
-  return n->as_string()->get();
+[[noreturn]] void fail(const Node& n, const std::string& message) { throw ConfigError(message, n.where); }
+
+DimensionType dimension_type(const std::string& name) {
+  if (name == "choice") return DimensionType::Choice;
+  if (name == "uniform") return DimensionType::Uniform;
+  if (name == "loguniform") return DimensionType::LogUniform;
+  if (name == "int") return DimensionType::Int;
+  return DimensionType::IntLog;
 }
 
-double get_number(const toml::node& n, const std::string& what) {
-  if (auto i = n.as_integer()) return static_cast<double>(i->get());
-  if (auto f = n.as_floating_point()) return f->get();
-  fail(n, what + " must be a number");
-}
-
-std::optional<int64_t> get_int(const toml::table& t, const char* key, int64_t min) {
-  const toml::node* n = t.get(key);
-  if (!n) return std::nullopt;
-  if (!n->is_integer()) fail(*n, std::string("'") + key + "' must be an integer");
-  int64_t v = n->as_integer()->get();
-  if (v < min) fail(*n, std::string("'") + key + "' must be at least " + std::to_string(min));
-  return v;
-}
-
-std::optional<double> get_positive(const toml::table& t, const char* key) {
-  const toml::node* n = t.get(key);
-  if (!n) return std::nullopt;
-  double v = get_number(*n, std::string("'") + key + "'");
-  if (!(v > 0)) fail(*n, std::string("'") + key + "' must be positive");
-  return v;
-}
-
-const toml::table* get_table(const toml::table& t, const char* key) {
-  const toml::node* n = t.get(key);
-  if (!n) return nullptr;
-  if (!n->is_table()) fail(*n, std::string("'") + key + "' must be a table");
-  return n->as_table();
-}
-
-const std::vector<std::string> kTypes = {"choice", "uniform", "loguniform", "int", "int_log"};
-
-Dimension parse_dimension(const std::string& key, const toml::table& t) {
+Dimension parse_dimension(const std::string& key, const Node& t) {
+  const Params p("space." + key,
+                 config::validate_params(t, dimension_schema(), "[space] '" + key + "'", config::no_plugins(),
+                                         {"values"}, "space." + key),
+                 t.where);
   Dimension d;
   d.key = key;
-  d.where = where(t.source());
-  const toml::node* type = t.get("type");
-  if (!type) fail(t, "'" + key + "' needs a type (" + "choice, uniform, loguniform, int or int_log)");
-  if (!type->is_string()) fail(*type, "'type' must be a string");
-  std::string name = type->as_string()->get();
-  if (name == "choice") d.type = DimensionType::Choice;
-  else if (name == "uniform") d.type = DimensionType::Uniform;
-  else if (name == "loguniform") d.type = DimensionType::LogUniform;
-  else if (name == "int") d.type = DimensionType::Int;
-  else if (name == "int_log") d.type = DimensionType::IntLog;
-  else fail(*type, "unknown search type '" + name + "' for '" + key + "'" + did_you_mean(name, kTypes));
-
+  d.where = t.where;
+  d.type = dimension_type(p.get_string("type"));
+  const Node* values = t.find("values");
   if (d.type == DimensionType::Choice) {
-    check_keys(t, {"type", "values"}, "space." + key);
-    const toml::node* values = t.get("values");
-    if (!values || !values->is_array() || values->as_array()->empty())
-      fail(values ? *values : static_cast<const toml::node&>(t), "choice '" + key + "' needs a non-empty array 'values'");
-    for (const auto& v : *values->as_array()) {
-      Value value = value_from_toml(v);
+    for (const char* range_key : {"low", "high", "step", "grid_points"})
+      if (const Node* n = t.find(range_key))
+        throw ConfigError("'" + std::string(range_key) + "' does not apply to a choice; list its 'values'",
+                          n->key_where);
+    if (!values || !values->is_array() || values->items.empty())
+      fail(values ? *values : t, "choice '" + key + "' needs a non-empty array 'values'");
+    for (const auto& item : values->items) {
+      Value value = item.to_value();
       if (std::find(d.values.begin(), d.values.end(), value) != d.values.end())
-        fail(v, "choice '" + key + "' lists " + value.to_string() + " twice");
+        fail(item, "choice '" + key + "' lists " + value.to_string() + " twice");
       d.values.push_back(std::move(value));
     }
     return d;
   }
-
-  check_keys(t, {"type", "low", "high", "step", "grid_points"}, "space." + key);
-  const toml::node* low = t.get("low");
-  const toml::node* high = t.get("high");
-  if (!low || !high) fail(t, "'" + key + "' (" + name + ") needs 'low' and 'high'");
-  if (d.is_int() && (!low->is_integer() || !high->is_integer()))
-    fail(low->is_integer() ? *high : *low, "'" + key + "' is an integer range: low and high must be integers");
-  d.low = get_number(*low, "'low'");
-  d.high = get_number(*high, "'high'");
+  if (values) throw ConfigError("'values' applies to type \"choice\" only", values->key_where);
+  const Node* low = t.find("low");
+  const Node* high = t.find("high");
+  if (!low || !high) fail(t, "'" + key + "' (" + p.get_string("type") + ") needs 'low' and 'high'");
+  if (d.is_int() && (low->scalar.type() != Value::Type::Int || high->scalar.type() != Value::Type::Int))
+    fail(low->scalar.type() == Value::Type::Int ? *high : *low,
+         "'" + key + "' is an integer range: low and high must be integers");
+  d.low = p.get_float("low");
+  d.high = p.get_float("high");
   if (!(d.low < d.high)) fail(*high, "'" + key + "': high must be greater than low");
   if (d.is_log() && !(d.low > 0)) fail(*low, "'" + key + "' is on a log scale: low must be positive");
-  if (auto step = get_int(t, "step", 1)) {
-    if (d.type != DimensionType::Int) fail(*t.get("step"), "'step' applies to type \"int\" only");
-    d.step = *step;
+  if (p.has("step")) {
+    const Node& step = *t.find("step");
+    if (d.type != DimensionType::Int) fail(step, "'step' applies to type \"int\" only");
+    d.step = p.get_int("step");
     if ((static_cast<int64_t>(d.high) - static_cast<int64_t>(d.low)) % d.step != 0)
-      fail(*t.get("step"), "'" + key + "': high - low must be a multiple of step");
+      fail(step, "'" + key + "': high - low must be a multiple of step");
   }
-  if (auto points = get_int(t, "grid_points", 1)) d.grid_points = *points;
+  if (p.has("grid_points")) d.grid_points = p.get_int("grid_points");
   return d;
 }
 
 // [space] accepts quoted dotted keys ("loss.gamma" = {...}) and nested tables (loss.gamma = {...}).
-void collect_dimensions(const toml::table& t, const std::string& prefix, std::vector<Dimension>& out) {
-  for (const auto& [k, v] : t) {
-    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
-    const toml::table* sub = v.as_table();
-    if (!sub) fail(v, "'" + key + "' in [space] must be a table like { type = \"uniform\", low = 0, high = 1 }");
-    if (sub->contains("type") || sub->empty()) out.push_back(parse_dimension(key, *sub));
-    else collect_dimensions(*sub, key, out);
+void collect_dimensions(const Node& t, const std::string& prefix, std::vector<Dimension>& out,
+                        ErrorCollector& errors) {
+  for (const auto& [k, v] : t.fields) {
+    const std::string key = prefix.empty() ? k : prefix + "." + k;
+    if (!v.is_table()) {
+      errors.add(ConfigError(
+          "'" + key + "' in [space] must be a table like { type = \"uniform\", low = 0, high = 1 }", v.where));
+      continue;
+    }
+    if (v.find("type") || v.fields.empty())
+      errors.attempt([&, &v = v] { out.push_back(parse_dimension(key, v)); });
+    else
+      collect_dimensions(v, key, out, errors);
   }
 }
 
-void collect_fixed(const toml::table& t, const std::string& prefix, std::map<std::string, Value>& out) {
+// [sweep.fixed] as dotted keys: { train = { epochs = 5 } } -> "train.epochs" = 5.
+void collect_fixed(const Value::Table& t, const std::string& prefix, std::map<std::string, Value>& out) {
   for (const auto& [k, v] : t) {
-    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
-    out[key] = value_from_toml(v);
+    const std::string key = prefix.empty() ? k : prefix + "." + k;
+    if (v.type() == Value::Type::Table) collect_fixed(v.as_table(), key, out);
+    else out[key] = v;
   }
+}
+
+void read_sweep_table(const Node& table, SweepConfig& c) {
+  const Params p("sweep", config::validate_params(table, sweep_schema(), "[sweep]", config::no_plugins()),
+                 table.where);
+  const std::string experiment = p.get_string("experiment");
+  if (experiment.empty()) fail(*table.find("experiment"), "[sweep] 'experiment' must name the experiment file to tune");
+  c.experiment = fs::path(experiment).is_absolute() ? fs::path(experiment)
+                                                    : (c.file.parent_path() / experiment).lexically_normal();
+  c.variant = p.get_string("variant");
+  c.method = p.get_string("method");
+  c.metric = p.get_string("metric");
+  if (c.metric.empty()) fail(*table.find("metric"), "[sweep] 'metric' must name a run summary value, e.g. best_val_top1");
+  c.direction = parse_direction(p.get_string("mode"));
+  if (p.has("trials")) c.trials = p.get_int("trials");
+  if (p.has("max_minutes")) {
+    c.max_minutes = p.get_float("max_minutes");
+    if (!(*c.max_minutes > 0)) fail(*table.find("max_minutes"), "[sweep] 'max_minutes' must be positive");
+  }
+  if (!c.trials && !c.max_minutes && c.method != "grid")
+    fail(table, "[sweep] needs a budget: 'trials', 'max_minutes' or both");
+  if (p.has("seeds")) {
+    c.seeds = p.get_ints("seeds");
+    if (c.seeds.empty()) fail(*table.find("seeds"), "[sweep] 'seeds' must be a non-empty array of integers");
+  }
+  c.sampler_seed = static_cast<uint64_t>(p.get_int("sampler_seed"));
+  c.workers = p.get_int("workers");
+  c.max_retries = p.get_int("max_retries");
+  c.lease_seconds = p.get_float("lease_seconds");
+  if (!(c.lease_seconds > 0)) fail(*table.find("lease_seconds"), "[sweep] 'lease_seconds' must be positive");
+
+  const Params tpe = p.get_section("tpe");
+  c.tpe.n_startup_trials = tpe.get_int("n_startup_trials");
+  c.tpe.n_ei_candidates = tpe.get_int("n_ei_candidates");
+  c.tpe.prior_weight = tpe.get_float("prior_weight");
+  if (!(c.tpe.prior_weight > 0)) fail(*table.find("tpe"), "[sweep.tpe] 'prior_weight' must be positive");
+  c.tpe.consider_pruned = tpe.get_bool("consider_pruned");
+
+  c.pruner.metric = c.metric;
+  c.pruner.direction = c.direction;
+  if (const Node* es_node = table.find("early_stopping")) {  // absent: no pruning
+    const Params es = p.get_section("early_stopping");
+    c.pruner.method = es.get_string("method");
+    if (es.has("metric")) c.pruner.metric = es.get_string("metric");
+    if (es.has("mode")) c.pruner.direction = parse_direction(es.get_string("mode"));
+    c.pruner.min_epochs = es.get_int("min_epochs");
+    c.pruner.reduction_factor = es.get_int("reduction_factor");
+    c.pruner.n_startup_trials = es.get_int("n_startup_trials");
+    if (c.pruner.method == "asha" && c.pruner.min_epochs < 1) fail(*es_node, "asha needs min_epochs >= 1");
+  }
+  if (p.has("fixed")) collect_fixed(p.get("fixed").as_table(), "", c.fixed);
 }
 
 }  // namespace
+
+const Schema& sweep_file_schema() { return sweep_schema(); }
 
 SamplerOptions SweepConfig::sampler_options() const {
   SamplerOptions o;
@@ -162,94 +248,31 @@ std::optional<int64_t> SweepConfig::max_trials() const {
 }
 
 SweepConfig parse_sweep_text(const std::string& text, const fs::path& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source.string());
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(std::string(e.description()), where(e.source()));
-  }
+  const Node root = config::parse_toml_text(text, source.string());
   SweepConfig c;
   c.file = fs::absolute(source);
   c.text = text;
-  check_keys(root, {"sweep", "space"}, "top level");
-  const toml::table* sweep = get_table(root, "sweep");
-  if (!sweep) throw ConfigError("a sweep file needs a [sweep] table", source.string());
-  check_keys(*sweep, {"experiment", "variant", "method", "metric", "mode", "trials", "max_minutes", "seeds",
-                      "sampler_seed", "workers", "max_retries", "lease_seconds", "tpe", "early_stopping", "fixed"},
-             "sweep");
+  // [sweep] and every [space] entry are checked independently: all their mistakes are reported at once.
+  ErrorCollector errors;
+  const std::vector<std::string> top_level = {"sweep", "space"};
+  for (const auto& [key, node] : root.fields)
+    if (std::find(top_level.begin(), top_level.end(), key) == top_level.end())
+      errors.add(ConfigError("unknown table '" + key + "' in a sweep file" + did_you_mean(key, top_level) +
+                                 " (a sweep file has [sweep] and [space])",
+                             node.key_where));
+  const Node* sweep = root.find("sweep");
+  if (!sweep) errors.add(ConfigError("a sweep file needs a [sweep] table", source.string()));
+  else if (!sweep->is_table()) errors.add(ConfigError("'sweep' must be a table", sweep->where));
+  else errors.attempt([&] { read_sweep_table(*sweep, c); });
 
-  std::string experiment = get_string(*sweep, "experiment", "");
-  if (experiment.empty()) fail(*sweep, "[sweep] needs 'experiment', the experiment file to tune");
-  c.experiment = fs::path(experiment).is_absolute() ? fs::path(experiment)
-                                                    : (c.file.parent_path() / experiment).lexically_normal();
-  c.variant = get_string(*sweep, "variant", "");
-  c.method = get_string(*sweep, "method", "tpe");
-  if (std::find(sampler_methods().begin(), sampler_methods().end(), c.method) == sampler_methods().end())
-    fail(*sweep->get("method"), "unknown method '" + c.method + "'" + did_you_mean(c.method, sampler_methods()) +
-                                    " (grid, random or tpe)");
-  c.metric = get_string(*sweep, "metric", "");
-  if (c.metric.empty()) fail(*sweep, "[sweep] needs 'metric', the run summary value to optimise (e.g. best_val_top1)");
-  if (!sweep->get("mode")) fail(*sweep, "[sweep] needs 'mode' = \"min\" or \"max\" for metric '" + c.metric + "'");
-  try {
-    c.direction = parse_direction(get_string(*sweep, "mode", ""));
-  } catch (const ConfigError& e) {
-    fail(*sweep->get("mode"), e.what());
-  }
-  c.trials = get_int(*sweep, "trials", 1);
-  c.max_minutes = get_positive(*sweep, "max_minutes");
-  if (!c.trials && !c.max_minutes && c.method != "grid")
-    fail(*sweep, "[sweep] needs a budget: 'trials', 'max_minutes' or both");
-  if (const toml::node* seeds = sweep->get("seeds")) {
-    if (!seeds->is_array() || seeds->as_array()->empty()) fail(*seeds, "'seeds' must be a non-empty array of integers");
-    for (const auto& s : *seeds->as_array()) {
-      if (!s.is_integer()) fail(s, "'seeds' must hold integers");
-      c.seeds.push_back(s.as_integer()->get());
-    }
-  }
-  if (auto s = get_int(*sweep, "sampler_seed", 0)) c.sampler_seed = static_cast<uint64_t>(*s);
-  if (auto w = get_int(*sweep, "workers", 1)) c.workers = *w;
-  if (auto r = get_int(*sweep, "max_retries", 0)) c.max_retries = *r;
-  if (auto l = get_positive(*sweep, "lease_seconds")) c.lease_seconds = *l;
-
-  if (const toml::table* tpe = get_table(*sweep, "tpe")) {
-    check_keys(*tpe, {"n_startup_trials", "n_ei_candidates", "prior_weight", "consider_pruned"}, "sweep.tpe");
-    if (auto v = get_int(*tpe, "n_startup_trials", 0)) c.tpe.n_startup_trials = *v;
-    if (auto v = get_int(*tpe, "n_ei_candidates", 1)) c.tpe.n_ei_candidates = *v;
-    if (auto v = get_positive(*tpe, "prior_weight")) c.tpe.prior_weight = *v;
-    if (const toml::node* n = tpe->get("consider_pruned")) {
-      if (!n->is_boolean()) fail(*n, "'consider_pruned' must be true or false");
-      c.tpe.consider_pruned = n->as_boolean()->get();
-    }
-  }
-
-  c.pruner.metric = c.metric;
-  c.pruner.direction = c.direction;
-  if (const toml::table* es = get_table(*sweep, "early_stopping")) {
-    check_keys(*es, {"method", "metric", "mode", "min_epochs", "reduction_factor", "n_startup_trials"},
-               "sweep.early_stopping");
-    c.pruner.method = get_string(*es, "method", "asha");
-    if (std::find(pruner_methods().begin(), pruner_methods().end(), c.pruner.method) == pruner_methods().end())
-      fail(*es->get("method"), "unknown early_stopping method '" + c.pruner.method + "'" +
-                                   did_you_mean(c.pruner.method, pruner_methods()) + " (asha, median or none)");
-    c.pruner.metric = get_string(*es, "metric", c.metric);
-    if (const toml::node* mode = es->get("mode")) {
-      try {
-        c.pruner.direction = parse_direction(get_string(*es, "mode", ""));
-      } catch (const ConfigError& e) {
-        fail(*mode, e.what());
-      }
-    }
-    if (auto v = get_int(*es, "min_epochs", 0)) c.pruner.min_epochs = *v;
-    if (auto v = get_int(*es, "reduction_factor", 2)) c.pruner.reduction_factor = *v;
-    if (auto v = get_int(*es, "n_startup_trials", 0)) c.pruner.n_startup_trials = *v;
-    if (c.pruner.method == "asha" && c.pruner.min_epochs < 1) fail(*es, "asha needs min_epochs >= 1");
-  }
-  if (const toml::table* fixed = get_table(*sweep, "fixed")) collect_fixed(*fixed, "", c.fixed);
-
-  const toml::table* space = get_table(root, "space");
-  if (!space || space->empty()) throw ConfigError("a sweep file needs a non-empty [space]", source.string());
+  const Node* space = root.find("space");
   std::vector<Dimension> dims;
-  collect_dimensions(*space, "", dims);
+  if (!space || (space->is_table() && space->fields.empty()))
+    errors.add(ConfigError("a sweep file needs a non-empty [space]", space ? space->where : source.string()));
+  else if (!space->is_table()) errors.add(ConfigError("'space' must be a table", space->where));
+  else collect_dimensions(*space, "", dims, errors);
+  errors.throw_if_any();
+
   c.space = SearchSpace(std::move(dims));
   for (const auto& d : c.space.dimensions())
     if (c.fixed.count(d.key)) throw ConfigError("'" + d.key + "' is both in [sweep.fixed] and in [space]", d.where);
@@ -259,7 +282,7 @@ SweepConfig parse_sweep_text(const std::string& text, const fs::path& source) {
 
 SweepConfig parse_sweep_file(const fs::path& file) {
   std::ifstream in(file);
-  if (!in) throw ConfigError("cannot read sweep file '" + file.string() + "'");
+  if (!in) throw ConfigError("cannot read sweep file '" + file.string() + "': " + std::strerror(errno));
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_sweep_text(ss.str(), file);

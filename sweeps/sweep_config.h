@@ -1,7 +1,8 @@
 #pragma once
 // A sweep file: which experiment to tune, how (grid, random, TPE), for what objective, on what
-// budget, with which early stopping, over which [space]. Parsing checks everything up front and
-// names file:line:col, with "did you mean" for misspelt keys, types and methods.
+// budget, with which early stopping, over which [space]. Parsing checks everything up front through
+// the same Schema machinery as experiment files: every mistake at once, each at file:line:col, with
+// "did you mean" for misspelt keys, types and methods.
 
 #include <cstdint>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "pruner.h"
 #include "sampler.h"
 #include "search_space.h"
+#include "xp/schema.h"
 
 namespace xp::sweeps {
 
@@ -40,6 +42,9 @@ struct SweepConfig {
   // Trials the sweep will create at most: `trials`, capped by the grid size for grid sweeps.
   std::optional<int64_t> max_trials() const;
 };
+
+// The schema [sweep] is checked against (for documentation and `xp sweep --help`).
+const Schema& sweep_file_schema();
 
 SweepConfig parse_sweep_file(const std::filesystem::path& file);
 // `source` names the file in messages and anchors the relative experiment path.

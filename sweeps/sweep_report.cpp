@@ -8,6 +8,8 @@
 #include <numeric>
 #include <sstream>
 
+#include "xp/base/toml_writer.h"
+
 namespace xp::sweeps {
 
 namespace {
@@ -23,28 +25,6 @@ int group_of(const TrialRecord& t) {
 }
 
 int64_t last_epoch(const TrialRecord& t) { return t.intermediate.empty() ? -1 : t.intermediate.rbegin()->first; }
-
-bool bare_key(const std::string& k) {
-  if (k.empty()) return false;
-  for (char c : k)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
-  return true;
-}
-
-std::string toml_key(const std::string& k) { return bare_key(k) ? k : Value(k).to_string(); }
-
-// Writes `table` as TOML: plain values first, then one [section] per sub-table.
-void emit_table(std::ostream& os, const Value::Table& table, const std::string& path) {
-  bool header_written = path.empty();
-  for (const auto& [k, v] : table) {
-    if (v.type() == Value::Type::Table) continue;
-    if (!header_written) os << "\n[" << path << "]\n", header_written = true;
-    os << toml_key(k) << " = " << v.to_string() << "\n";
-  }
-  for (const auto& [k, v] : table)
-    if (v.type() == Value::Type::Table)
-      emit_table(os, v.as_table(), path.empty() ? toml_key(k) : path + "." + toml_key(k));
-}
 
 void insert_dotted(Value::Table& root, const std::string& dotted, const Value& value) {
   Value::Table* t = &root;
@@ -130,7 +110,7 @@ std::string best_config_toml(const SweepConfig& config, const TrialRecord& trial
   insert_dotted(root, "experiment.extends", Value(config.experiment.string()));
   for (const auto& [k, v] : config.fixed) insert_dotted(root, k, v);
   for (const auto& [k, v] : trial.params) insert_dotted(root, k, v);
-  emit_table(os, root, "");
+  os << "\n" << config::canonical_toml(root);  // the same writer as the canonical config runs are hashed by
   return os.str();
 }
 

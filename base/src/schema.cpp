@@ -116,8 +116,12 @@ Schema& Schema::optional() {
 }
 
 std::string ParamSpec::range_text() const {
-  return "[" + (min ? Value(*min).to_string() : std::string("-inf")) + ", " +
-         (max ? Value(*max).to_string() : std::string("inf")) + "]";
+  // Bounds of integer parameters read as integers: "[1, inf]", not "[1.0, inf]".
+  const bool integral = type == ParamType::Int || type == ParamType::IntList;
+  auto bound = [&](double b) {
+    return integral && std::abs(b) < 9e15 ? Value(static_cast<int64_t>(b)).to_string() : Value(b).to_string();
+  };
+  return "[" + (min ? bound(*min) : std::string("-inf")) + ", " + (max ? bound(*max) : std::string("inf")) + "]";
 }
 
 std::string ParamSpec::number_problem(double v) const {

@@ -1,6 +1,6 @@
 // Validation collects every error (issue #25): each table, key and variant is checked, and a bare
 // --set is scoped to the variants whose plugin has the parameter.
-#include "config/config_errors.h"
+#include "xp/base/config_errors.h"
 #include "test_config_support.h"
 
 using xp::ExperimentOptions;

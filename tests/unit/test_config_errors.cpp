@@ -89,11 +89,11 @@ TEST_CASE("config errors: out of range and not one of the choices") {
   CHECK(error_of("[loss]\nplugin = \"test_constant\"\nmode = \"fancyy\"\n") ==
         "e.toml:3:8: loss 'test_constant': 'mode' = \"fancyy\" is not one of \"plain\", \"fancy\"; did you mean "
         "'fancy'?");
-  CHECK(error_of("[train]\nepochs = 0\n") == "e.toml:2:10: [train]: 'epochs' = 0 is out of range [1.0, inf]");
+  CHECK(error_of("[train]\nepochs = 0\n") == "e.toml:2:10: [train]: 'epochs' = 0 is out of range [1, inf]");
   CHECK(error_of("[train.optimizer]\nbetas = [0.9, 1.5]\n") ==
         "e.toml:2:15: [train.optimizer]: 'betas' = 1.5 is out of range [0.0, 1.0]");
   CHECK(error_of("[[train.stages]]\nepochs = 1\n[[train.stages]]\nepochs = -2\n") ==
-        "e.toml:4:10: [train.stages[1]]: 'epochs' = -2 is out of range [1.0, inf]");
+        "e.toml:4:10: [train.stages[1]]: 'epochs' = -2 is out of range [1, inf]");
 }
 
 TEST_CASE("config errors: nan and inf are refused for every number, with or without a range") {

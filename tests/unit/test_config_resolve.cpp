@@ -1,7 +1,7 @@
 // Experiment files: extends, variants, --set, seeds, canonical form and hash.
 #include "test_config_support.h"
 
-#include "config/config_node.h"
+#include "xp/base/config_node.h"
 
 using xp::ExperimentOptions;
 using xp::test::resolve;

@@ -2,7 +2,7 @@
 // parameters, and the positions nested tables carry for Params::get_plugin()/get_section().
 #include "test_config_support.h"
 
-#include "config/config_node.h"
+#include "xp/base/config_node.h"
 #include "config/param_validator.h"
 
 using xp::ConfigError;

@@ -204,7 +204,33 @@ TEST_CASE("sweep config: errors name file:line:col and suggest the closest name"
   CHECK(e.find("s.toml:3:") != std::string::npos);
 
   e = error_of(base + "[sweep.early_stopping]\nmethod = \"hyperband\"\n[space]\na = { type = \"int\", low = 0, high = 1 }\n");
-  CHECK(e.find("unknown early_stopping method 'hyperband'") != std::string::npos);
+  CHECK(e.find("[sweep.early_stopping]: 'method' = \"hyperband\" is not one of") != std::string::npos);
+}
+
+TEST_CASE("sweep config: checked by the experiment schema machinery, every mistake at once") {
+  // Three independent mistakes (a misspelt [sweep] key, a wrong type in a section, a bad space entry)
+  // come back together, each at its own line, as an experiment file's would.
+  auto e = error_of(
+      "[sweep]\nexperiment = \"e.toml\"\nmetric = \"m\"\nmode = \"max\"\ntrials = 3\nworkrs = 2\n"
+      "[sweep.tpe]\nn_startup_trials = \"ten\"\n"
+      "[space]\na = { type = \"uniform\", low = 0, hihg = 1 }\n");
+  CHECK(e.find("s.toml:6:1: unknown parameter 'workrs' for [sweep]") != std::string::npos);
+  CHECK(e.find("did you mean 'workers'") != std::string::npos);
+  CHECK(e.find("s.toml:8:20: [sweep.tpe]: 'n_startup_trials' must be int") != std::string::npos);
+  CHECK(e.find("s.toml:10:") != std::string::npos);
+  CHECK(e.find("did you mean 'high'") != std::string::npos);
+  // Ranges and types come from the schema too: a negative retry count, a fractional worker count.
+  std::string base = "[sweep]\nexperiment = \"e.toml\"\nmetric = \"m\"\nmode = \"max\"\ntrials = 3\n";
+  std::string space = "[space]\na = { type = \"int\", low = 0, high = 1 }\n";
+  CHECK(error_of(base + "max_retries = -1\n" + space).find("out of range") != std::string::npos);
+  CHECK(error_of(base + "workers = 1.5\n" + space).find("'workers' must be int") != std::string::npos);
+  CHECK(error_of(base + "lease_seconds = nan\n" + space).find("must be a finite number") != std::string::npos);
+  CHECK(error_of(base + "[extra]\n" + space).find("unknown table 'extra'") != std::string::npos);
+  // Defaults come from the option structs: a minimal file gets exactly them.
+  auto c = parse_sweep_text(base + space, "/tmp/exp/sweeps/s.toml");
+  CHECK(c.tpe.n_startup_trials == xp::sweeps::TpeOptions{}.n_startup_trials);
+  CHECK(c.pruner.method == "none");
+  CHECK(c.lease_seconds == doctest::Approx(xp::sweeps::SweepConfig{}.lease_seconds));
 }
 
 TEST_CASE("sweep config: grid budget is capped by the grid size") {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config_errors.h"
+#include "xp/base/config_errors.h"
 #include "config/run_spec.h"
 #include "xp/dataset.h"
 

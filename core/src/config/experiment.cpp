@@ -5,9 +5,9 @@
 #include <set>
 #include <tuple>
 
-#include "config/canonical.h"
-#include "config/config_errors.h"
-#include "config/config_node.h"
+#include "xp/base/toml_writer.h"
+#include "xp/base/config_errors.h"
+#include "xp/base/config_node.h"
 #include "config/monitor_check.h"
 #include "config/overrides.h"
 #include "config/param_validator.h"

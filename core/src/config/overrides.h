@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config_node.h"
+#include "xp/base/config_node.h"
 
 namespace xp::config {
 

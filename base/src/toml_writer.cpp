@@ -1,4 +1,4 @@
-#include "config/canonical.h"
+#include "xp/base/toml_writer.h"
 
 #include <cctype>
 #include <sstream>

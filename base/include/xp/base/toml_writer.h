@@ -1,5 +1,7 @@
 #pragma once
-// The canonical text of a resolved configuration: what is hashed to identify a run. It depends only
+// xp's one TOML writer. Every TOML file xp writes (resolved configs, the best config of a sweep,
+// `xp validate --print`) is this canonical text of a Value::Table. For a resolved configuration
+// it is what is hashed to identify a run. It depends only
 // on the values, never on how the experiment was written (key order, spacing, comments, 1e-3 vs
 // 0.001, `lr = 1` vs `lr = 1.0` for a float, inherited vs written, defaults written or omitted).
 

@@ -1,4 +1,4 @@
-#include "config/config_errors.h"
+#include "xp/base/config_errors.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,4 +1,4 @@
-#include "config/config_node.h"
+#include "xp/base/config_node.h"
 
 #include <fstream>
 #include <sstream>
@@ -59,7 +59,7 @@ Node convert(const toml::node& n, const std::string& source) {
       out.scalar = Value(n.as_boolean()->get());
       break;
     default:
-      throw ConfigError("dates and times are not supported in experiment files; quote the value to make it a string",
+      throw ConfigError("dates and times are not supported; quote the value to make it a string",
                         out.where);
   }
   return out;
