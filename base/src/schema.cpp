@@ -141,4 +141,9 @@ const ParamSpec* Schema::find(const std::string& name) const {
   return nullptr;
 }
 
+const std::vector<std::string>& known_tasks() {
+  static const std::vector<std::string> names = {"classification", "segmentation", "hierarchical"};
+  return names;
+}
+
 }  // namespace xp

@@ -19,6 +19,14 @@ void PluginRegistry::add(PluginEntry entry) {
   // Every augmentation is gated by a probability; plugins may declare their own default.
   if (entry.kind == Augmentation::kKind && !entry.schema.has("p"))
     entry.schema.add_float("p", 1.0, "probability of applying this transform").range(0.0, 1.0);
+  // A misspelt task would silently switch the compatibility check off for this plugin.
+  const auto& tasks = known_tasks();
+  for (const auto& t : entry.schema.task_names())
+    if (std::find(tasks.begin(), tasks.end(), t) == tasks.end())
+      throw PluginLoadError(entry.kind + " '" + entry.name + "'" +
+                            (entry.library.empty() ? std::string() : " from " + entry.library) +
+                            " declares the unknown task '" + t + "'" + did_you_mean(t, tasks) +
+                            " (tasks: classification, segmentation, hierarchical)");
   auto key = std::make_pair(entry.kind, entry.name);
   if (auto it = entries_.find(key); it != entries_.end()) {
     if (it->second.library == entry.library) return;  // the same library seen twice

@@ -86,6 +86,7 @@ class Mixup : public BatchAugmentation {
  public:
   static Schema schema() {
     return Schema("Blends pairs of images and their labels with lambda ~ Beta(alpha, alpha) (classification only)")
+        .tasks({"classification"})
         .add_float("alpha", 0.2, "Beta distribution parameter").range(1e-3, 100.0)
         .add_float("p", 1.0, "probability of mixing a batch").range(0.0, 1.0);
   }
@@ -106,6 +107,7 @@ class CutMix : public BatchAugmentation {
  public:
   static Schema schema() {
     return Schema("Pastes a box from another image of the batch; labels mix by area, masks are pasted too")
+        .tasks({"classification", "segmentation"})
         .add_float("alpha", 1.0, "Beta distribution parameter").range(1e-3, 100.0)
         .add_float("p", 1.0, "probability of mixing a batch").range(0.0, 1.0);
   }
@@ -126,6 +128,7 @@ class MixupCutMix : public BatchAugmentation {
  public:
   static Schema schema() {
     return Schema("Per batch, cutmix with probability switch_prob, else mixup (timm Mixup)")
+        .tasks({"classification", "segmentation"})  // segmentation batches always get cutmix
         .add_float("mixup_alpha", 0.2, "mixup Beta parameter").range(1e-3, 100.0)
         .add_float("cutmix_alpha", 1.0, "cutmix Beta parameter").range(1e-3, 100.0)
         .add_float("switch_prob", 0.5, "probability of cutmix instead of mixup").range(0.0, 1.0)

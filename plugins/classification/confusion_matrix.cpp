@@ -12,7 +12,8 @@ class ConfusionMatrix : public xp::Metric {
     return xp::Schema("Confusion matrix: reports \"recall_class_<i>\", \"balanced_accuracy\" and the counts "
                       "\"cm_<true>_<pred>\" when there are at most max_classes classes")
         .add_int("max_classes", 20, "report the matrix entries only up to this many classes").range(0, 1000)
-        .outputs({"recall_class_*", "balanced_accuracy", "cm_*"});
+        .outputs({"recall_class_*", "balanced_accuracy", "cm_*"})
+        .tasks({"classification"});
   }
   explicit ConfusionMatrix(const xp::Params& p) : max_classes_(p.get_int("max_classes")) {}
 

@@ -12,6 +12,7 @@ class CrossEntropy : public xp::Loss {
  public:
   static xp::Schema schema() {
     return xp::Schema("Cross-entropy on logits; honours soft targets (mixup/cutmix)")
+        .tasks({"classification"})
         .add_float("label_smoothing", 0.0, "mix the target with the uniform distribution by this much").range(0.0, 0.99)
         .add_floats("weights", {}, "per-class weights (empty = all 1); hard targets average by the weights "
                                    "of the targets, as PyTorch does").min(0.0);

@@ -55,6 +55,7 @@ class CsvImages : public xp::Dataset {
  public:
   static xp::Schema schema() {
     xp::Schema s("Images listed in CSV files (path, label) per split; labels are class names or indices");
+    s.tasks({"classification", "hierarchical"});  // hierarchical with a group_column
     s.add_string("train_csv", "", "CSV of the training images (\"\" = no train split)")
         .add_string("val_csv", "", "CSV of the validation images (\"\" = none)")
         .add_string("test_csv", "", "CSV of the test images (\"\" = none)")

@@ -13,7 +13,8 @@ class F1 : public xp::Metric {
     return xp::Schema("Macro-averaged F1 of the argmax prediction; reports \"f1_macro\" and, with per_class, "
                       "\"f1_class_<i>\"")
         .add_bool("per_class", false, "also report f1_class_<i> for every class")
-        .outputs({"f1_macro", "f1_class_*"});
+        .outputs({"f1_macro", "f1_class_*"})
+        .tasks({"classification"});
   }
   explicit F1(const xp::Params& p) : per_class_(p.get_bool("per_class")) {}
 

@@ -114,6 +114,7 @@ class FashionMnist : public xp::Dataset {
   static xp::Schema schema() {
     return xp::Schema("Fashion-MNIST: 28x28 grey images of 10 clothing classes; splits train, val (carved "
                       "from train), test")
+        .tasks({"classification"})
         .add_string("root", "/usr/share/datasets/fashion-mnist", "folder with the four IDX files (.gz or not)")
         .add_float("val_fraction", 0.1, "fraction of the training images held out as val (stratified)").range(0.0, 0.9)
         .add_int("split_seed", 0, "seed of the train/val carving (independent of the run seed)").min(0)

@@ -11,6 +11,7 @@ class Focal : public xp::Loss {
  public:
   static xp::Schema schema() {
     return xp::Schema("Multi-class focal loss on logits; honours soft targets (mixup/cutmix)")
+        .tasks({"classification"})
         .add_float("gamma", 2.0, "focusing exponent (0 = cross-entropy)").range(0.0, 10.0)
         .add_floats("alpha", {}, "class weights: empty = none, one value = the same for all classes, "
                                  "else one per class").min(0.0)

@@ -46,6 +46,7 @@ class ImageFolder : public xp::Dataset {
     xp::Schema s(
         "Images in one folder per class: root/<split>/<class>/* or root/<class>/*; class indices follow the "
         "sorted class folder names; depth = 2 for root/<group>/<class>/* classes named \"group/class\"");
+    s.tasks({"classification", "hierarchical"});  // hierarchical with depth = 2
     s.add_required("root", xp::ParamType::String, "dataset folder")
         .add_float("val_fraction", 0.1, "fraction of each class carved from train as val, when there is no "
                                         "val/valid/validation folder").range(0.0, 0.9)

@@ -7,7 +7,8 @@ namespace {
 
 class Top1 : public xp::Metric {
  public:
-  static xp::Schema schema() { return xp::Schema("Accuracy of the argmax prediction; reports \"top1\"").outputs({"top1"}); }
+  static xp::Schema schema() { return xp::Schema("Accuracy of the argmax prediction; reports \"top1\"").outputs({"top1"}).tasks({"classification"});
+  }
   explicit Top1(const xp::Params&) {}
 
   void reset() override { correct_ = total_ = 0; }

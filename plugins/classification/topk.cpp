@@ -10,7 +10,8 @@ class TopK : public xp::Metric {
   static xp::Schema schema() {
     return xp::Schema("Top-k accuracy; reports \"top<k>\" (k larger than the class count counts every sample)")
         .add_int("k", 5, "how many of the highest logits may contain the target").range(1, 1000)
-        .outputs({"top*"});
+        .outputs({"top*"})
+        .tasks({"classification"});
   }
   explicit TopK(const xp::Params& p) : k_(p.get_int("k")) {}
 

@@ -114,6 +114,7 @@ class Distillation : public xp::Loss {
     return xp::Schema("Knowledge distillation: alpha * T^2 * KL(teacher || student at temperature T) + (1 - alpha) "
                       "* hard loss; teachers (finished xp runs or TorchScript files) averaged, in eval mode, "
                       "without gradients, on the student's batch")
+        .tasks({"classification"})
         .add_strings("teachers", {}, "run folders, experiment names (their newest run under ./xp-runs), run ids, or TorchScript files; several are averaged")
         .add_string("checkpoint", "best", "teacher runs' weights: best or last").choices({"best", "last"})
         .add_float("temperature", 4.0, "softening temperature T").range(0.05, 100.0)

@@ -21,6 +21,7 @@ class HierarchicalLoss : public Loss {
   static Schema schema() {
     return Schema("L_species + lambda * L_disease, the disease term routed by the true species; each term "
                   "any loss plugin (default cross_entropy); honours soft targets (mixup/cutmix)")
+        .tasks({"classification"})  // any classification: class_groups may name the groups
         .add_plugin("species_loss", "loss", "loss on the species logits (default cross_entropy)").optional()
         .add_plugin("disease_loss", "loss", "loss on the disease logits of the true species' leaves (default "
                                             "cross_entropy)").optional()

@@ -17,6 +17,7 @@ class HierarchicalMetric : public Metric {
   static Schema schema() {
     return Schema("Two-level accuracy: species_top1, species_top<k>, disease_top1, disease_top<k> and "
                   "disease_f1_macro (disease routed by the true species), cascade_top1 (by the predicted one)")
+        .tasks({"classification"})  // any classification: class_groups may name the groups
         .add_int("k", 3, "the k of species_top<k> and disease_top<k>").range(2, 1000)
         .add_ints("class_groups", {}, "species of each leaf class ([] = from the dataset's \"species/disease\" "
                                       "class names)").min(0)

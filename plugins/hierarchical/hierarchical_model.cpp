@@ -17,6 +17,7 @@ class HierarchicalModel : public Model {
   static Schema schema() {
     return Schema("Backbone + species head + masked disease head over \"species/disease\" leaves; logits = "
                   "log p(leaf), aux species/disease/features. Modules: backbone, species_head, disease_head")
+        .tasks({"classification"})  // any classification: class_groups may name the groups
         .add_plugin("backbone", "model", "feature extractor: a model that returns aux[\"features\"] [B, F] "
                                          "(simple_cnn, resnet, mobilenet_v2, vit, mlp); its own head is unused")
         .add_int("num_classes", 0, "leaf classes (0 = from the dataset)").min(0)

@@ -47,6 +47,7 @@ class SyntheticLeaves : public Dataset {
   static Schema schema() {
     return Schema("Generated leaves for two-level classification: 4 species (shape, hue) x 2-5 diseases (lesion "
                   "pattern), 14 classes \"species/disease\", RGB")
+        .tasks({"hierarchical"})
         .add_int("seed", 0, "generator seed: the data, independent of the run seed").min(0)
         .add_int("image_size", 64, "image side in pixels").range(16, 1024)
         .add_int("train_size", 2000, "images in the train split").range(0, 10000000)

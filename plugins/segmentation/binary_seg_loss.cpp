@@ -7,6 +7,7 @@ namespace xp::seg {
 namespace F = torch::nn::functional;
 
 Schema& BinarySegLoss::add_common(Schema& schema) {
+  schema.tasks({"segmentation"});  // binary logits [B, 1, H, W] against a mask
   add_target_options(schema);
   return schema.add_float("ds_weight", 0.5, "weight of the deep-supervision outputs (aux ds_*), 0 = ignore them")
       .range(0.0, 10.0);

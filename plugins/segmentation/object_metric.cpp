@@ -18,7 +18,8 @@ class ObjectMetric : public Metric {
     s.add_floats("iou_thresholds", {0.1, 0.3, 0.5}, "IoU a matched pair needs").range(0.0, 1.0)
         .add_int("connectivity", 8, "pixel connectivity of components").choices({Value(4), Value(8)})
         .add_int("min_area", 1, "predicted components smaller than this are dropped").min(1)
-        .outputs({"obj_precision_*", "obj_recall_*", "obj_f1_*"});
+        .outputs({"obj_precision_*", "obj_recall_*", "obj_f1_*"})
+        .tasks({"segmentation"});
     return s;
   }
 

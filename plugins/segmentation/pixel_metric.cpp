@@ -10,7 +10,7 @@ class PixelMetric : public Metric {
  public:
   static Schema schema() {
     Schema s("Pixel-level iou, precision, recall, f1 of the positive class (pooled over the set)");
-    return add_metric_options(s).outputs({"iou", "precision", "recall", "f1"});
+    return add_metric_options(s).outputs({"iou", "precision", "recall", "f1"}).tasks({"segmentation"});
   }
   explicit PixelMetric(const Params& p) : threshold_(p.get_float("threshold")), ignore_index_(p.get_int("ignore_index")) {}
 

@@ -16,7 +16,8 @@ class PrAucMetric : public Metric {
         .add_ints("neg_ratios", {200, 500, 1000}, "negatives per positive of the subsampled variants").min(1)
         .add_int("bins", 10000, "histogram bins of the probabilities (AP resolution 1/bins)").range(10, 10000000)
         .add_int("ignore_index", 255, "target value of pixels left out").range(-1, 65535)
-        .outputs({"ap", "ap_1_*"});
+        .outputs({"ap", "ap_1_*"})
+        .tasks({"segmentation"});
   }
 
   explicit PrAucMetric(const Params& p)

@@ -72,6 +72,7 @@ class RareBlobs : public Dataset {
   static Schema schema() {
     return Schema("Synthetic rare-object segmentation: textured tiles, small subtle blobs (~0.3% of pixels) "
                   "and look-alike distractors, generated on the fly")
+        .tasks({"segmentation"})
         .add_int("seed", 0, "generator seed: the data, independent of the run seed").min(0)
         .add_int("image_size", 64, "tile side in pixels").range(16, 1024)
         .add_int("train_size", 400, "tiles in the train split").range(0, 10000000)

@@ -139,6 +139,7 @@ class SegmentationFolder : public Dataset {
   static Schema schema() {
     return Schema("Image/mask pairs: root/images + root/masks with root/<split>.txt lists, "
                   "or root/<split>/images + root/<split>/masks")
+        .tasks({"segmentation"})
         .add_required("root", ParamType::String, "dataset folder")
         .add_string("mask_values", "0_1", "how positives are stored: 0_1 (0/1) or 0_255 (0/255, >= 128 positive)")
         .choices({"0_1", "0_255"})

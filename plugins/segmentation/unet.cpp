@@ -46,6 +46,7 @@ class UNet : public Model {
   static Schema schema() {
     Schema s("U-Net: encoder / decoder with skip connections (Ronneberger et al. 2015); "
              "submodules encoder, decoder, head");
+    s.tasks({"segmentation"});
     add_unet_options(s);
     s.add_string("upsample", "bilinear", "decoder up-sampling: bilinear (+conv) or transpose (learned 2x2)")
         .choices({"bilinear", "transpose"});

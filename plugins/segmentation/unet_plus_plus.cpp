@@ -46,6 +46,7 @@ class UNetPlusPlus : public Model {
   static Schema schema() {
     Schema s("UNet++: U-Net with nested dense skip pathways (Zhou et al. 2018); "
              "submodules encoder, decoder, head, ds_heads");
+    s.tasks({"segmentation"});
     add_unet_options(s);
     s.add_bool("deep_supervision", false, "also return heads on the shallower nested outputs as aux ds_1..");
     return s;

@@ -14,6 +14,7 @@ class Mlp : public xp::Model {
  public:
   static xp::Schema schema() {
     return xp::Schema("Multi-layer perceptron on the flattened image. Modules: backbone (hidden layers), head")
+        .tasks({"classification"})  // logits [B, K]
         .add_int("input_size", 784, "number of input features = C*H*W (784 for 28x28 grey)").min(1)
         .add_ints("hidden", {256, 128}, "sizes of the hidden layers (empty = linear classifier)").range(1, 1 << 20)
         .add_float("dropout", 0.0, "dropout after each hidden activation").range(0.0, 0.99)

@@ -56,6 +56,7 @@ class MobileNetV2 : public xp::Model {
   static xp::Schema schema() {
     return xp::Schema(
                "MobileNetV2. Modules: backbone.stem, backbone.block1..block17, backbone.last, head")
+        .tasks({"classification"})  // logits [B, K]
         .add_float("width", 1.0, "width multiplier on every layer's channels").range(0.1, 4.0)
         .add_int("in_channels", 3, "input channels (1 grey, 3 colour)").range(1, 64)
         .add_bool("small_input", false, "stride 1 in the stem and the first stride-2 stage, for 28-32 px images")

@@ -71,6 +71,7 @@ class ResNet : public xp::Model {
     return xp::Schema(
                "ResNet 18/34 (basic blocks) or 50/101/152 (bottlenecks). Modules: backbone.stem, "
                "backbone.layer1..layer4, head")
+        .tasks({"classification"})  // logits [B, K]
         .add_int("depth", 18, "number of layers").choices({18, 34, 50, 101, 152})
         .add_float("width", 1.0, "width multiplier on the channels 64/128/256/512").range(0.0625, 4.0)
         .add_int("in_channels", 3, "input channels (1 grey, 3 colour)").range(1, 64)

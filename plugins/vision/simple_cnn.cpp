@@ -21,6 +21,7 @@ class SimpleCnn : public xp::Model {
     return xp::Schema(
                "2 x (conv3x3 + BN + ReLU + maxpool2) then FC layers. Modules: backbone.block1, "
                "backbone.block2, head")
+        .tasks({"classification"})  // logits [B, K]
         .add_int("in_channels", 1, "input channels (1 grey, 3 colour)").range(1, 64)
         .add_ints("channels", {32, 64}, "output channels of the two conv blocks").range(1, 4096)
         .add_int("pooled_size", 7, "feature maps are average-pooled to this size before the head "

@@ -113,6 +113,7 @@ class Vit : public xp::Model {
     return xp::Schema(
                "Vision Transformer. Modules: backbone.patch_embed, backbone.cls_token, backbone.pos_embed, "
                "backbone.blocks.<i>, backbone.norm, head; aux[\"features\"] = pooled features")
+        .tasks({"classification"})  // logits [B, K]
         .add_int("image_size", 32, "input height and width (square)").range(4, 1024)
         .add_int("patch_size", 4, "patch height and width; must divide image_size").range(1, 256)
         .add_int("in_channels", 3, "input channels (1 grey, 3 colour)").range(1, 64)

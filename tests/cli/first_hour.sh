@@ -46,29 +46,69 @@ base | sed 's/plugin = "rare_blobs"/plugin = "segmentation_folder"\nroot = "does
 expect_rc 2 "$XP" validate root.toml
 has "root.toml:3:1: segmentation_folder: root 'does_not_exist' is not a folder"
 
+# mixup and a class-index loss on a segmentation dataset are static errors: the plugins' schemas
+# declare their tasks, so they are found before the dry build (--static finds them too).
 { base; printf '[[batch_augment]]\nplugin = "mixup"\n'; } > mixup.toml
+expect_rc 2 "$XP" validate mixup.toml --static
+has "mixup.toml:18:1: batch_augment[0] 'mixup' takes classification data, but dataset 'rare_blobs' (mixup.toml:3:1) is segmentation; xp plugins list --kind batch_augmentation --task segmentation lists the ones that fit"
+[[ $(grep -c '^error: ' err.txt) == 1 ]] || { cat err.txt; fail "expected one error line"; }
 expect_rc 2 "$XP" validate mixup.toml
-has "mixup.toml:18:1: batch_augment[0] 'mixup' (on a segmentation batch, target [2, 1, 32, 32]): mixup is not defined for segmentation targets"
+has "mixup.toml:18:1: batch_augment[0] 'mixup' takes classification data"
+grep -q "dry build" out.txt err.txt && fail "the dry build ran after a static error"
 
 base | sed 's/plugin = "dice"/plugin = "focal"/' > focal.toml
-expect_rc 2 "$XP" validate focal.toml
-has "focal.toml:13:1: loss 'focal' (model output [2, 1, 32, 32], target [2, 1, 32, 32]): focal: expects class indices [B]"
+expect_rc 2 "$XP" validate focal.toml --static
+has "focal.toml:13:1: loss 'focal' takes classification data, but dataset 'rare_blobs' (focal.toml:3:1) is segmentation"
+
+# A segmentation metric on a classification dataset (static: fashion_mnist's files are not read).
+cat > metric.toml <<'TOML'
+[data]
+plugin = "fashion_mnist"
+[model]
+plugin = "simple_cnn"
+[loss]
+plugin = "cross_entropy"
+[[metrics]]
+plugin = "top1"
+[[metrics]]
+plugin = "pixel"
+TOML
+expect_rc 2 "$XP" validate metric.toml --static
+has "metric.toml:9:1: metrics[1] 'pixel' takes segmentation data, but dataset 'fashion_mnist' (metric.toml:1:1) is classification"
+[[ $(grep -c '^error: ' err.txt) == 1 ]] || { cat err.txt; fail "expected one error line (top1 fits)"; }
+# ... and `xp plugins show` prints what each plugin declares.
+expect_rc 0 "$XP" plugins show pixel
+has "  tasks: segmentation" out.txt
+expect_rc 0 "$XP" plugins show rare_blobs
+has "  produces: segmentation" out.txt
+expect_rc 0 "$XP" plugins list --kind loss --task segmentation
+has "dice" out.txt
+grep -qE '^  focal ' out.txt && fail "plugins list --task segmentation lists focal"
 
 { base; printf 'stages = [{ epochs = 1, freeze = ["encodr.*"] }]\n'; } > freeze.toml
 expect_rc 2 "$XP" validate freeze.toml
 has "freeze.toml:18:11: [train.stages[0]]: train.stages.freeze pattern 'encodr.*' matches no parameter"
 
-# All three in one file: three errors at once, and `xp run` records no run.
+# All in one file: the two static errors at once (the dry build, which would find the freeze
+# pattern, runs once they are fixed), and `xp run` records no run.
 { base | sed 's/plugin = "dice"/plugin = "focal"/'; printf 'stages = [{ epochs = 1, freeze = ["encodr.*"] }]\n[[batch_augment]]\nplugin = "mixup"\n'; } > all.toml
 expect_rc 2 "$XP" validate all.toml
-has "3 errors"
+has "all.toml:13:1: loss 'focal' takes classification data"
+has "all.toml:19:1: batch_augment[0] 'mixup' takes classification data"
+has "2 errors"
 expect_rc 2 "$XP" run all.toml --registry reg/registry.db
-has "3 errors"
+has "2 errors"
 if [[ -e reg/registry.db ]]; then
   [[ "$(sqlite3 reg/registry.db 'SELECT COUNT(*) FROM runs')" == 0 ]] || fail "a run that failed validation was recorded"
 fi
-# --static skips the dry build: the same file passes the static checks.
-expect_rc 0 "$XP" validate all.toml --static
+# The dry build's findings (a missing root, a freeze pattern) together, and still no run recorded.
+sed 's/plugin = "rare_blobs"/plugin = "segmentation_folder"\nroot = "does_not_exist"/; /image_size\|_size = /d' freeze.toml > dry.toml
+expect_rc 0 "$XP" validate dry.toml --static
+expect_rc 2 "$XP" run dry.toml --registry reg/registry.db
+has "dry.toml:3:1: segmentation_folder: root 'does_not_exist' is not a folder"
+if [[ -e reg/registry.db ]]; then
+  [[ "$(sqlite3 reg/registry.db 'SELECT COUNT(*) FROM runs')" == 0 ]] || fail "a run that failed the dry build was recorded"
+fi
 
 # 2. Three typos, three errors, each with its place and suggestion.
 base | sed 's/^image_size = 32/image_sise = 32/; s/plugin = "unet"/plugin = "unte"/; s/^epochs = 1/epohcs = 1/' > typos.toml

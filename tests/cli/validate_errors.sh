@@ -60,4 +60,17 @@ rc=0
 "$XP" validate v.toml --partial --variant focla 2> err.txt || rc=$?
 [[ $rc -eq 2 ]] || { echo "unknown variant: expected exit 2, got $rc"; exit 1; }
 grep -qF "unknown variant 'focla'; did you mean 'focal'?" err.txt || { cat err.txt; exit 1; }
+
+# A typo inside a variant is one error at its place, not also "unknown top-level table" (issue #25):
+# three mistakes in three variants, exactly three errors.
+printf '[loss]\nplugin = "test_constant"\n[variants.a]\nlss = { value = 2.0 }\n[variants.b]\nloss = { valu = 3.0 }\n[variants.c.trian]\nepochs = 2\n' > vt.toml
+rc=0
+"$XP" validate vt.toml --partial 2> err.txt || rc=$?
+[[ $rc -eq 2 ]] || { echo "variant typos: expected exit 2, got $rc"; cat err.txt; exit 1; }
+grep -qF "vt.toml:4:1: variant 'a' cannot set 'lss'; did you mean 'loss'?" err.txt || { cat err.txt; exit 1; }
+grep -qF "vt.toml:7:13: variant 'c' cannot set 'trian'; did you mean 'train'?" err.txt || { cat err.txt; exit 1; }
+grep -qF "vt.toml:6:10: unknown parameter 'valu' for loss 'test_constant'" err.txt || { cat err.txt; exit 1; }
+[[ $(grep -c '^error: ' err.txt) -eq 3 ]] || { echo "variant typos: expected exactly 3 errors"; cat err.txt; exit 1; }
+grep -q "top-level" err.txt && { echo "variant typo reported again as a top-level table"; cat err.txt; exit 1; }
+grep -qx "3 errors" err.txt || { cat err.txt; exit 1; }
 echo ok

@@ -98,6 +98,21 @@ class Schema {
   }
   const std::vector<std::string>& output_names() const { return outputs_; }
 
+  // The tasks the plugin is for, from known_tasks(): for a dataset, the tasks its data can be; for
+  // every other plugin, the tasks whose data it accepts. `xp validate` reports a plugin whose tasks
+  // share none with the dataset's, at the plugin's table, before anything is built:
+  //   .tasks({"segmentation"})                     // dice, unet, pixel, rare_blobs
+  //   .tasks({"classification"})                   // focal, mixup, top1
+  //   .tasks({"classification", "segmentation"})   // cutmix
+  // "hierarchical" is classification whose classes come in groups ("species/disease"): a dataset
+  // that may produce it also feeds every classification plugin. A plugin that declares none (the
+  // default) is not checked; the dry build still is.
+  Schema& tasks(std::vector<std::string> names) {
+    tasks_ = std::move(names);
+    return *this;
+  }
+  const std::vector<std::string>& task_names() const { return tasks_; }
+
   const std::string& doc() const { return doc_; }
   const std::vector<ParamSpec>& params() const { return params_; }
   const ParamSpec* find(const std::string& name) const;
@@ -109,6 +124,11 @@ class Schema {
   std::string doc_;
   std::vector<ParamSpec> params_;
   std::vector<std::string> outputs_;
+  std::vector<std::string> tasks_;
 };
+
+// "classification", "segmentation", "hierarchical": the names Schema::tasks() may use (the plugin
+// registry refuses a plugin that declares another).
+const std::vector<std::string>& known_tasks();
 
 }  // namespace xp

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "config/task_check.h"
 #include "data/collate.h"
 #include "engine/experiment_runner.h"
 #include "engine/normalization_stats.h"
@@ -103,6 +104,13 @@ bool dry_build(const RunSpec& unresolved, ErrorCollector& errors, DatasetCache* 
       if (datasets) (*datasets)[key] = dataset;
     }
     info = dataset->info();
+    // The static task check (config/task_check.h) trusts the dataset's declared tasks; hold the
+    // plugin to them.
+    const std::string task = info.task == Task::Segmentation ? "segmentation" : "classification";
+    if (const PluginEntry* entry = PluginRegistry::instance().find("dataset", spec.data.plugin()))
+      if (!tasks_compatible({task}, entry->schema.task_names()))
+        throw std::runtime_error("its data is " + task + ", but its schema declares " +
+                                 tasks_text(entry->schema.task_names()) + " (a bug in the plugin)");
     train = dataset->split("train");
     if (train->size() == 0) throw ConfigError("the train split is empty");
     size_t bad = 0;

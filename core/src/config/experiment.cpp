@@ -11,6 +11,7 @@
 #include "config/monitor_check.h"
 #include "config/overrides.h"
 #include "config/param_validator.h"
+#include "config/task_check.h"
 #include "engine/train_schema.h"
 #include "plugin_loader.h"
 #include "xp/base/suggest.h"
@@ -301,6 +302,8 @@ Resolved resolve_run(const Node& run, const std::string& variant, const fs::path
     }
     config[key] = Value(std::move(list));
   }
+  // Every plugin for the dataset's task, as the schemas declare it (before anything is built).
+  for (const auto& e : config::task_errors(spec)) errors.add(e);
   Node empty_train;
   empty_train.where = empty_train.key_where = file_where;
   const Node* train = run.find("train");
@@ -445,11 +448,18 @@ std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOp
   for (const auto& text : options.sets) {
     if (!errors.attempt([&] {
           config::Override o = config::parse_override(text);
-          const std::string& top = o.path.front();
-          if (top == "plugins")
-            throw ConfigError("--set cannot change [plugins] (plugins are loaded first; use --plugin-path)",
-                              "--set " + text);
+          const std::string top = o.path.front();
+          // The top-level key is checked here, once per --set, not in each run it merges into.
+          auto check_top = [&](const std::string& key) {
+            if (key == "plugins")
+              throw ConfigError("--set cannot change [plugins] (plugins are loaded first; use --plugin-path)",
+                                "--set " + text);
+            if (std::find(kTopLevel.begin(), kTopLevel.end(), key) == kTopLevel.end())
+              throw ConfigError("unknown top-level table '" + key + "'" + did_you_mean(key, kTopLevel),
+                                "--set " + text);
+          };
           if (top != "variants") {
+            check_top(top);
             common.push_back(std::move(o));
             return;
           }
@@ -464,6 +474,7 @@ std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOp
                                                  : " (variants: " + joined(names) + ")"),
                               "--set " + text);
           o.path.erase(o.path.begin(), o.path.begin() + 2);
+          check_top(o.path.front());
           per_variant[variant].push_back(std::move(o));
         }))
       continue;
@@ -533,9 +544,9 @@ std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOp
       for (const auto* o : applied[i]) overrides.push_back(*o);
       config::apply_overrides(run, overrides);
       if (auto it = per_variant.find(name); it != per_variant.end()) config::apply_overrides(run, it->second);
-      ErrorCollector structure;
-      check_keys(run, kTopLevel, "top-level table", structure);  // --set may have added one
-      structure.throw_if_any();
+      // No top-level check here: each file's keys (variants included) were checked where they are
+      // written (check_structure) and each --set's above; checking the merged run again reported a
+      // misspelt key of a variant a second time, as an unknown top-level table.
       const std::vector<int64_t> seeds = seeds_of(run, options);
       Resolved r = resolve_run(run, name, file, file_where, options);
       r.spec.plugin_paths = plugin_paths;
