@@ -41,6 +41,8 @@ class SqlSweepStore : public SweepStore {
                     std::optional<double> value, std::optional<int64_t> pruned_epoch,
                     const std::string& message) override;
   int64_t requeue_interrupted(const std::string& sweep_id) override;
+  void add_planned_trials(const std::string& sweep_id, const std::vector<ParamSet>& params) override;
+  int64_t requeue_unfinished(const std::string& sweep_id) override;
   std::vector<TrialRecord> trials(const std::string& sweep_id) override;
   void add_job(const std::string& sweep_id, const SweepJob& job) override;
   std::vector<SweepJob> jobs(const std::string& sweep_id) override;
