@@ -73,12 +73,6 @@ class SweepStore {
                             const std::string& message) = 0;
   // Interrupted trials go back to waiting (xp sweep --resume). Returns how many.
   virtual int64_t requeue_interrupted(const std::string& sweep_id) = 0;
-  // Trials planned up front rather than proposed (the runs of `xp run --launcher slurm`): inserts
-  // them as waiting trials numbered from 0 in one transaction; numbers that exist are left alone.
-  virtual void add_planned_trials(const std::string& sweep_id, const std::vector<ParamSet>& params) = 0;
-  // Failed, crashed and interrupted trials go back to waiting with their attempts reset (a
-  // resubmission: the user asked for them again). Returns how many.
-  virtual int64_t requeue_unfinished(const std::string& sweep_id) = 0;
 
   virtual std::vector<TrialRecord> trials(const std::string& sweep_id) = 0;
 
