@@ -18,8 +18,10 @@
 #include "options.h"
 #include "plugin_loader.h"
 #include "preemption.h"
+#include "run_on_slurm.h"
 #include "run_registry.h"
 #include "text_table.h"
+#include "xp/base/suggest.h"
 #include "xp/errors.h"
 
 namespace xp::cli {
@@ -114,8 +116,9 @@ int launch_ranks(const std::vector<std::string>& args, int nproc) {
 
 int run(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string file, seeds, registry_option, resume;
+  std::string file, seeds, registry_option, resume, launcher = "local", sbatch, lease_from;
   int nproc_per_node = 0;
+  int64_t parallel = 0;
   desc.add_options()("experiment", po::value(&file), "experiment TOML file (optional with --resume)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override KEY=VALUE (repeatable), e.g. train.epochs=5")(
       "variant", po::value<std::vector<std::string>>()->composing(), "only this variant (repeatable)")(
@@ -130,7 +133,15 @@ int run(const std::vector<std::string>& args) {
                       "is recorded")(
       "nproc-per-node", po::value(&nproc_per_node),
       "data-parallel: start N ranks of this run on this machine (one per GPU, or N CPU processes over Gloo); "
-      "see [train] distributed");
+      "see [train] distributed")(
+      "launcher", po::value(&launcher),
+      "local (train the runs here, one after another; the default) or slurm (one sbatch job array, a task per "
+      "variant x seed, each leasing its run from the registry; docs/cluster.md)")(
+      "parallel", po::value(&parallel), "slurm: at most P array tasks at once (--array=0-N%P; default all)")(
+      "sbatch", po::value(&sbatch), "slurm: extra sbatch options, e.g. \"--gres=gpu:1 --time=2:00:00\"")(
+      "wait", "slurm: follow the job and print the runs' counts until it leaves the queue")(
+      "lease-from", po::value(&lease_from), "(what a Slurm array task runs) lease one planned run of this batch and "
+                                            "train it");
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
@@ -138,11 +149,23 @@ int run(const std::vector<std::string>& args) {
       "xp run EXPERIMENT.toml [--set K=V ...] [--variant V ...] [--seeds 1,2] [--tag K=V ...] [--registry PATH]\n"
       "       xp run --resume RUN_ID_OR_DIR [EXPERIMENT.toml]\n"
       "       xp run EXPERIMENT.toml --nproc-per-node N   (data-parallel; or under torchrun / srun)\n"
+      "       xp run EXPERIMENT.toml --launcher slurm [--parallel P] [--sbatch \"...\"] [--wait]\n"
       "exit codes: 0 all runs finished, 1 a run failed, 2 configuration error, 130 interrupted (SIGINT),\n"
       "            143 stopped by SIGTERM (checkpoint written, run resumable)";
   if (!parse_options(usage, desc, pos, args, vm)) return kOk;
 
   if (vm.count("nproc-per-node") && nproc_per_node < 1) throw ConfigError("--nproc-per-node must be >= 1");
+  if (launcher != "local" && launcher != "slurm")
+    throw UsageError("--launcher must be local or slurm, not '" + launcher + "'" +
+                     did_you_mean(launcher, {"local", "slurm"}));
+  const bool on_slurm = launcher == "slurm" || !lease_from.empty();
+  if (launcher != "slurm" && (vm.count("parallel") || vm.count("sbatch") || vm.count("wait")))
+    throw UsageError("--parallel, --sbatch and --wait need --launcher slurm");
+  if (vm.count("parallel") && parallel < 1) throw UsageError("--parallel must be at least 1");
+  if (on_slurm && (!resume.empty() || vm.count("nproc-per-node") || vm.count("requeue-on-term")))
+    throw UsageError("--launcher slurm takes no --resume, --nproc-per-node or --requeue-on-term: every array task "
+                     "leases its run from the registry, and a requeued task continues an interrupted run itself");
+  if (on_slurm && file.empty()) throw UsageError("--launcher slurm needs the experiment file");
   ExperimentOptions options;
   if (vm.count("set")) options.sets = vm["set"].as<std::vector<std::string>>();
   if (vm.count("variant")) options.variants = vm["variant"].as<std::vector<std::string>>();
@@ -162,7 +185,8 @@ int run(const std::vector<std::string>& args) {
     if (specs.empty()) throw ConfigError(file + ": the experiment describes no runs");
     // Everything `xp validate` finds is found here too, before a run is recorded: a misconfigured
     // experiment leaves no `failed` rows behind.
-    if (resume.empty() && !vm.count("no-dry-build")) config::dry_build_runs(specs);
+    // An array task skips it: the submission did it.
+    if (resume.empty() && lease_from.empty() && !vm.count("no-dry-build")) config::dry_build_runs(specs);
   }
 
   if (vm.count("nproc-per-node")) {
@@ -174,6 +198,10 @@ int run(const std::vector<std::string>& args) {
 
   const std::filesystem::path registry_path =
       registry_option.empty() ? default_registry_path() : std::filesystem::path(registry_option);
+  if (on_slurm) {
+    SlurmRunOptions slurm{file, registry_path, parallel, sbatch, vm.count("wait") > 0};
+    return lease_from.empty() ? submit_runs_on_slurm(specs, vm, slurm) : run_leased_run(specs, vm, slurm, lease_from);
+  }
   auto registry = open_run_registry(registry_path);
   // A run left `running` by a process that died (kill -9, power loss) becomes `crashed`, so that
   // --resume accepts it and reports do not count it as in progress.
@@ -188,6 +216,7 @@ int run(const std::vector<std::string>& args) {
   request.command_line = command_line;
   request.interrupt = interrupt_flag();
   request.tty = ::isatty(STDOUT_FILENO) != 0;
+  request.tags = slurm_tags();  // `xp runs` shows the job and array index; --tag may override them
   if (vm.count("tag"))
     for (const auto& t : vm["tag"].as<std::vector<std::string>>()) {
       const auto eq = t.find('=');

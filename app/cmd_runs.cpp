@@ -8,6 +8,7 @@
 
 #include "command.h"
 #include "options.h"
+#include "run_batch.h"
 #include "run_json.h"
 #include "run_registry.h"
 #include "where_expr.h"
@@ -88,6 +89,21 @@ std::vector<std::string> chosen_columns(const std::string& spec, const std::vect
   return out;
 }
 
+// Batches of `xp run --launcher slurm` that are still going or that the listed runs belong to:
+// their planned runs by state (queued ones have no run row yet) and their Slurm jobs.
+void print_batches(const std::filesystem::path& registry, const std::string& experiment,
+                   const std::vector<RunRecord>& found, std::ostream& out) {
+  std::set<std::string> listed;
+  for (const auto& r : found)
+    if (auto it = r.info.tags.find("xp_batch"); it != r.info.tags.end()) listed.insert(it->second);
+  for (const auto& b : sweeps::run_batches(registry, experiment)) {
+    if (!b.counts.active() && !listed.count(b.batch.id)) continue;
+    out << "batch " << b.batch.id << " (" << b.batch.experiment;
+    for (const auto& j : b.jobs) out << ", " << j.launcher << " job " << j.job_id;
+    out << "): " << sweeps::describe(b.counts) << "\n";
+  }
+}
+
 int runs(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string experiment, where, sort = "-start", format = "table", registry_path, columns;
@@ -115,7 +131,8 @@ int runs(const std::vector<std::string>& args) {
     throw UsageError("--format must be table, csv or json, not '" + format + "'" +
                      did_you_mean(format, {"table", "csv", "json"}));
   if (limit < 0) throw UsageError("--limit must be >= 0");
-  RunRegistry registry(existing_registry_path(registry_path));
+  const auto location = existing_registry_path(registry_path);  // not registry.path(): that hides a password
+  RunRegistry registry(location);
   registry.mark_stale_runs_crashed(stale_after);
   RunQuery query;
   query.experiment = experiment;
@@ -163,7 +180,16 @@ int runs(const std::vector<std::string>& args) {
     metrics = default_metric_columns(found, console);
   }
   size_t shown = csv || !columns.empty() ? metrics.size() : std::min(metrics.size(), kMaxMetricColumns);
+  // Runs started under Slurm (xp run --launcher slurm, sweep workers, any sbatch job) show where they ran.
+  auto slurm_of = [](const RunRecord& r) -> std::string {
+    auto job = r.info.tags.find("slurm_job");
+    if (job == r.info.tags.end()) return "";
+    auto task = r.info.tags.find("slurm_array_task");
+    return job->second + (task == r.info.tags.end() ? "" : "_" + task->second);
+  };
+  const bool slurm = !csv && std::any_of(found.begin(), found.end(), [&](const auto& r) { return !slurm_of(r).empty(); });
   std::vector<std::string> header = {"id", "experiment", "variant", "seed", "status", "start", "duration", "git"};
+  if (slurm) header.push_back("slurm");
   if (csv) header = {"id", "experiment", "variant", "seed", "status", "start", "end", "duration_s", "git_commit",
                      "git_dirty", "config_hash"};
   for (size_t i = 0; i < shown; ++i) header.push_back(csv ? "metrics." + metrics[i] : metrics[i]);
@@ -183,6 +209,7 @@ int runs(const std::vector<std::string>& args) {
              registry::format_duration(r.status == RunStatus::Running ? std::optional<double>(now - r.start_time)
                                                                        : r.duration),
              git.empty() ? "-" : git};
+      if (slurm) row.push_back(slurm_of(r).empty() ? "-" : slurm_of(r));
     }
     auto values = r.metrics();
     for (size_t i = 0; i < shown; ++i) {
@@ -197,6 +224,7 @@ int runs(const std::vector<std::string>& args) {
   }
   if (found.empty()) {
     std::cout << "no runs match\n";
+    print_batches(location, experiment, found, std::cout);
     return kOk;
   }
   std::cout << table.text();
@@ -204,6 +232,7 @@ int runs(const std::vector<std::string>& args) {
   if (shown < metrics.size()) std::cout << "; " << metrics.size() - shown << " more metrics in --format csv/json";
   if (columns.empty()) std::cout << "; other metrics: --columns NAME,...";
   std::cout << "\n";
+  print_batches(location, experiment, found, std::cout);
   return kOk;
 }
 

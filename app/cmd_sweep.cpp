@@ -11,6 +11,7 @@
 #include "plugin_loader.h"
 #include "options.h"
 #include "registry_option.h"
+#include "run_batch.h"
 #include "run_registry.h"
 #include "sql_sweep_store.h"
 #include "xp/base/suggest.h"
@@ -186,6 +187,7 @@ int list(const std::vector<std::string>& args) {
   auto path = existing_registry_path(registry);
   SqlSweepStore store(path);
   for (const auto& s : store.list_sweeps()) {
+    if (s.method == kRunBatchMethod) continue;  // `xp run --launcher slurm` batches: xp runs shows them
     auto trials = store.trials(s.id);
     std::cout << s.id << "  " << sweep_state_name(s.state) << "  " << s.method << "  "
               << fs::path(s.experiment).filename().string() << (s.variant.empty() ? "" : "[" + s.variant + "]") << "  "

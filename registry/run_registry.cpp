@@ -94,6 +94,24 @@ bool process_alive(int64_t pid) {
   return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
 }
 
+// Whether some run (of `experiment`, any when empty) has every metrics.NAME and params.KEY in refs.
+bool has_names(sql::Database& db, const std::vector<registry::FieldRef>& refs, const std::string& experiment) {
+  const std::string scope = " JOIN runs r ON r.rid = x.rid WHERE x.{} = ?1 AND (?2 = '' OR r.experiment = ?2) LIMIT 1";
+  auto exists = [&](const std::string& table, const std::string& column, const std::string& name) {
+    std::string sql = "SELECT 1 FROM " + table + " x" + scope;
+    sql.replace(sql.find("{}"), 2, column);
+    auto st = db.prepare(sql);
+    st.bind(1, name).bind(2, experiment);
+    return st.step();
+  };
+  for (const auto& ref : refs) {
+    if (ref.prefix == "metrics" && !exists("metric_stats", "name", ref.name) && !exists("summary", "name", ref.name))
+      return false;
+    if (ref.prefix == "params" && !exists("params", "key", ref.name)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool is_registry_url(const std::string& location) { return sql::is_postgres_url(location); }
@@ -468,25 +486,31 @@ void RunRegistry::fill_details(std::vector<RunRecord>& runs) {
   if (runs.empty()) return;
   std::map<int64_t, RunRecord*> by_rid;
   for (auto& r : runs) by_rid[r.rid] = &r;
-  // rids are integers read from the database, so pasting them into IN (...) is safe; chunks keep
-  // each statement well under SQLite's expression limits.
+  // rids are integers read from the database, so pasting them into the SQL is safe. SQLite: IN
+  // lists in chunks that keep each statement well under its expression limits. PostgreSQL: one
+  // array for all of them; 500-element IN lists cost it a plan each, and 10,000 runs took 2 s
+  // (bench/registry) where one `= ANY(array)` statement per table takes a tenth of that.
   std::vector<int64_t> all;
   for (const auto& [rid, r] : by_rid) all.push_back(rid);
-  for (size_t begin = 0; begin < all.size(); begin += 500) {
-    std::string in;
-    for (size_t i = begin; i < std::min(all.size(), begin + 500); ++i) in += (in.empty() ? "" : ",") + std::to_string(all[i]);
-    auto summary = db_->prepare("SELECT rid, name, value FROM summary WHERE rid IN (" + in + ") ORDER BY rid, seq");
+  const bool postgres = db_->dialect() == sql::Dialect::Postgres;
+  const size_t chunk = postgres ? all.size() : 500;
+  for (size_t begin = 0; begin < all.size(); begin += chunk) {
+    std::string list;
+    for (size_t i = begin; i < std::min(all.size(), begin + chunk); ++i)
+      list += (list.empty() ? "" : ",") + std::to_string(all[i]);
+    const std::string in = postgres ? " = ANY('{" + list + "}'::bigint[])" : " IN (" + list + ")";
+    auto summary = db_->prepare("SELECT rid, name, value FROM summary WHERE rid" + in + " ORDER BY rid, seq");
     while (summary.step()) {
       auto* r = by_rid.at(summary.int64(0));
       std::string name = summary.text(1);
       r->summary[name] = summary.is_null(2) ? std::numeric_limits<double>::quiet_NaN() : summary.real(2);
       r->summary_order.push_back(name);
     }
-    auto finals = db_->prepare("SELECT rid, name, final FROM metric_stats WHERE rid IN (" + in + ")");
+    auto finals = db_->prepare("SELECT rid, name, final FROM metric_stats WHERE rid" + in);
     while (finals.step())
       by_rid.at(finals.int64(0))->finals[finals.text(1)] =
           finals.is_null(2) ? std::numeric_limits<double>::quiet_NaN() : finals.real(2);
-    auto tags = db_->prepare("SELECT rid, key, value FROM tags WHERE rid IN (" + in + ")");
+    auto tags = db_->prepare("SELECT rid, key, value FROM tags WHERE rid" + in);
     while (tags.step()) by_rid.at(tags.int64(0))->info.tags[tags.text(1)] = tags.text(2);
   }
 }
@@ -510,7 +534,10 @@ std::vector<RunRecord> RunRegistry::list_runs(const RunQuery& query) {
   }
   if (!query.where.empty()) {
     auto where = registry::compile_where(query.where, db_->dialect());
-    registry::check_where_names(query.where, where, known_names(query.experiment));
+    // Listing every name the registry holds takes a scan of the params and metric tables (0.2 s
+    // on PostgreSQL at 10,000 runs): done only when a name the filter uses is not found directly.
+    if (!has_names(*db_, where.refs, query.experiment))
+      registry::check_where_names(query.where, where, known_names(query.experiment));
     sql += " AND " + where.sql;
     args.insert(args.end(), where.args.begin(), where.args.end());
   }

@@ -93,7 +93,7 @@ std::string submit_slurm_array(const SlurmArrayRequest& r) {
   {
     std::ofstream out(script, std::ios::trunc);
     out << "#!/bin/bash\n"
-        << "# Written by xp: every task is one sweep worker; it leases its trial from the registry.\n"
+        << "# Written by xp: every task leases its work (a sweep trial, a planned run) from the registry.\n"
         << "#SBATCH --job-name=" << r.job_name << "\n"
         << "#SBATCH --array=0-" << (r.tasks - 1) << "%" << r.parallel << "\n"
         << "#SBATCH --output=" << (r.log_dir / "slurm-%A_%a.out").string() << "\n"
@@ -110,7 +110,7 @@ std::string submit_slurm_array(const SlurmArrayRequest& r) {
   if (result.exit_code == 127)
     throw ConfigError("sbatch not found: --launcher slurm needs Slurm's client commands on PATH");
   if (result.exit_code != 0)
-    throw ConfigError("sbatch refused the sweep's job array (exit " + std::to_string(result.exit_code) +
+    throw ConfigError("sbatch refused the job array (exit " + std::to_string(result.exit_code) +
                       "): " + trim(result.output) + "\n  script: " + script.string());
   // --parsable prints "jobid" or "jobid;cluster".
   std::string id = trim(result.output);

@@ -1,7 +1,8 @@
 #pragma once
-// Sweeps on Slurm: one job array whose tasks are `xp sweep worker` processes. Each task leases its
-// trial from the registry, so a resubmitted or requeued task never runs a trial twice, and a task
-// that dies leaves a lease that expires into a retry. docs/cluster.md has the user's view.
+// Slurm job arrays for sweeps (tasks are `xp sweep worker` processes) and for the runs of an
+// experiment (`xp run --launcher slurm`, run_batch.h). Each task leases its work from the
+// registry, so a resubmitted or requeued task never runs a trial or a run twice, and a task that
+// dies leaves a lease that expires into a retry. docs/cluster.md has the user's view.
 
 #include <cstdint>
 #include <filesystem>

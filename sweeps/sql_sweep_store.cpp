@@ -279,6 +279,36 @@ int64_t SqlSweepStore::requeue_interrupted(const std::string& id) {
   return n;
 }
 
+void SqlSweepStore::add_planned_trials(const std::string& id, const std::vector<ParamSet>& params) {
+  db_->write_transaction([&] {
+    lock_sweep(id);
+    auto trial = db_->prepare(
+        "INSERT INTO sweep_trials (sweep_id, number, state) VALUES (?1, ?2, 'waiting') "
+        "ON CONFLICT (sweep_id, number) DO NOTHING");
+    auto param = db_->prepare(
+        "INSERT INTO sweep_trial_params (sweep_id, number, key, value) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (sweep_id, number, key) DO NOTHING");
+    for (size_t n = 0; n < params.size(); ++n) {
+      trial.bind(1, id).bind(2, static_cast<int64_t>(n)).run();
+      for (const auto& [key, value] : params[n])
+        param.bind(1, id).bind(2, static_cast<int64_t>(n)).bind(3, key).bind(4, value.to_string()).run();
+    }
+  });
+}
+
+int64_t SqlSweepStore::requeue_unfinished(const std::string& id) {
+  int64_t n = 0;
+  db_->write_transaction([&] {
+    lock_sweep(id);
+    auto s = db_->prepare(
+        "UPDATE sweep_trials SET state = 'waiting', worker = '', lease_until = NULL, attempts = 0, "
+        "message = 'resubmitted after: ' || state WHERE sweep_id = ?1 AND state IN ('failed', 'crashed', 'interrupted')");
+    s.bind(1, id).run();
+    n = db_->changes();
+  });
+  return n;
+}
+
 std::vector<TrialRecord> SqlSweepStore::trials(const std::string& id) {
   std::vector<TrialRecord> out;
   {

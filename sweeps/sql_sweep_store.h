@@ -41,6 +41,13 @@ class SqlSweepStore : public SweepStore {
                     std::optional<double> value, std::optional<int64_t> pruned_epoch,
                     const std::string& message) override;
   int64_t requeue_interrupted(const std::string& sweep_id) override;
+  // Trials planned up front rather than proposed (the runs of `xp run --launcher slurm`,
+  // run_batch.h): inserts them as waiting trials numbered from 0 in one transaction; numbers that
+  // exist are left alone, so submitting a batch twice adds nothing.
+  void add_planned_trials(const std::string& sweep_id, const std::vector<ParamSet>& params);
+  // Failed, crashed and interrupted trials go back to waiting with their attempts reset (a
+  // resubmitted batch: the user asked for them again). Returns how many.
+  int64_t requeue_unfinished(const std::string& sweep_id);
   std::vector<TrialRecord> trials(const std::string& sweep_id) override;
   void add_job(const std::string& sweep_id, const SweepJob& job) override;
   std::vector<SweepJob> jobs(const std::string& sweep_id) override;

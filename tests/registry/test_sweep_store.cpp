@@ -167,6 +167,45 @@ TEST_CASE("sweep store: interrupted trials are requeued on resume") {
   CHECK(again->number == 0);
 }
 
+TEST_CASE("sweep store: planned trials (xp run --launcher slurm) are leased once; a resubmission requeues only "
+          "what did not finish") {
+  TempDb tmp;
+  XP_EACH_REGISTRY_BACKEND(location, tmp.db());
+  SqlSweepStore store(location);
+  auto record = sweep_record(3);
+  record.method = "runs";
+  auto id = store.create_sweep(record);
+  std::vector<ParamSet> planned;
+  for (int64_t seed : {7, 8, 9}) planned.push_back({{"variant", xp::Value("focal")}, {"seed", xp::Value(seed)}});
+  store.add_planned_trials(id, planned);
+  store.add_planned_trials(id, planned);  // a second submission adds nothing
+  auto all = store.trials(id);
+  REQUIRE(all.size() == 3);
+  CHECK(all[2].state == TrialState::Waiting);
+  CHECK(all[2].params.at("seed").as_int() == 9);
+  const Proposer none = [](const std::vector<TrialRecord>&, int64_t) { return std::optional<ParamSet>(); };
+  std::set<int64_t> claimed;
+  for (const char* w : {"a", "b", "c"}) {
+    auto t = store.claim_trial(id, w, none);
+    REQUIRE(t);
+    claimed.insert(t->number);
+  }
+  CHECK(claimed == std::set<int64_t>{0, 1, 2});
+  CHECK_FALSE(store.claim_trial(id, "d", none));  // nothing is proposed beyond the plan
+  CHECK(store.complete_trial(id, 0, "a", 0));
+  CHECK(store.fail_trial(id, 1, "b", "diverged"));
+  CHECK(store.finish_trial(id, 2, "c", TrialState::Interrupted, std::nullopt, std::nullopt, "SIGTERM"));
+  CHECK(store.requeue_unfinished(id) == 2);
+  all = store.trials(id);
+  CHECK(all[0].state == TrialState::Complete);
+  CHECK(all[1].state == TrialState::Waiting);
+  CHECK(all[1].attempts == 0);
+  CHECK(all[1].message == "resubmitted after: failed");
+  auto again = store.claim_trial(id, "e", none);
+  REQUIRE(again);
+  CHECK(again->number == 1);
+}
+
 TEST_CASE("sweep store: claims are exclusive across 4 concurrent processes") {
   TempDb tmp;
   XP_EACH_REGISTRY_BACKEND(location, tmp.db());
