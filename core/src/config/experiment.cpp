@@ -539,6 +539,7 @@ std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOp
       const std::vector<int64_t> seeds = seeds_of(run, options);
       Resolved r = resolve_run(run, name, file, file_where, options);
       r.spec.plugin_paths = plugin_paths;
+      r.spec.variants = names;
       for (int64_t seed : seeds) out.push_back(with_seed(r, seed));
     });
     for (const auto& e : mine.errors()) {

@@ -177,6 +177,14 @@ RunInfo make_run_info(const RunSpec& spec, const RunRequest& request) {
     }
   }
   for (const auto& t : spec.tags) info.tags[t] = "";
+  // How `xp report` should compare the runs when not told (registry.md): from the registry alone.
+  if (!spec.baseline.empty()) info.tags["report_baseline"] = spec.baseline;
+  if (!spec.report_metric.empty()) info.tags["report_metric"] = spec.report_metric;
+  if (!spec.variants.empty()) {
+    std::string joined;
+    for (const auto& v : spec.variants) joined += (joined.empty() ? "" : ",") + v;
+    info.tags["report_variants"] = joined;
+  }
   for (const auto& [k, v] : request.tags) info.tags[k] = v;
   return info;
 }
