@@ -80,6 +80,7 @@ json study_page_data(RunRegistry& registry, const registry::Report& report, cons
   for (auto& j : listed_in) listed_out.push_back(std::move(j));
   data["runs"] = std::move(listed_out);
   data["runs_total"] = runs.size();
+  data["runs_in_statistics"] = in_report;
   data["runs_unlisted"] = runs.size() - data["runs"].size();
   json provenance = json::array();
   for (const auto& p : provenance_order)
@@ -357,7 +358,7 @@ std::string render_study_page(const json& data) {
   const size_t unlisted = data.value("runs_unlisted", size_t{0});
   if (unlisted)
     note += std::string(note.empty() ? "" : " ") + std::to_string(unlisted) + " of the " +
-            std::to_string(data.value("runs_total", size_t{0})) +
+            std::to_string(data.value("runs_in_statistics", size_t{0})) +
             " runs in the statistics are not listed below (evenly spread ones are); `xp runs --experiment " +
             rep["experiment"].get<std::string>() + "` lists every run.";
   // Distinct provenance over every run: were they all the same code, versions and device?

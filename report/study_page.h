@@ -31,7 +31,7 @@ struct StudyPageLimits {
 //   report       registry::report_to_json(report), exactly what `--format json` prints
 //   runs         the runs of the experiment that --where selects, any status (every run not in the
 //                statistics first, then up to runs_listed): id, group, seed, status, message,
-//                in_report, provenance fields; runs_total, runs_unlisted: how many in all, not listed
+//                in_report, provenance fields; runs_total, runs_in_statistics, runs_unlisted: counts
 //   provenance   [{git_commit, git_dirty, xp, torch, cuda, device, runs}]: every run counted
 //   runs_read    {group: n} for the groups whose curves, diff and panels read n of their runs
 //   curves       [{metric, means: [{group, split, epoch: [], step: [], mean: [], std: [], lo: [], hi: [],
