@@ -529,7 +529,7 @@ std::vector<RunRecord> RunRegistry::list_runs(const RunQuery& query) {
     auto st = db_->prepare(sql);
     bind_args(st, args);
     while (st.step()) runs.push_back(read_run(st));
-    if (query.details) fill_details(runs);
+    fill_details(runs);
   });
   return runs;
 }

@@ -87,7 +87,6 @@ struct RunQuery {
   std::vector<std::string> statuses;  // empty: any status
   std::string sort = "-start";        // a field (where_expr.h); '-' prefix sorts descending
   int64_t limit = 0;                  // 0: no limit
-  bool details = true;                // false: summary, final values and tags stay empty (thousands of runs, fast)
 };
 
 class RunRegistry : public RunRecorder {

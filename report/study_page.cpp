@@ -47,12 +47,7 @@ json study_page_data(RunRegistry& registry, const registry::Report& report, cons
 
   // Every run of the experiment, any status, so the reader sees what did not make it into the
   // table: the runs' own columns only (thousands of runs; details are read for the sampled ones).
-  RunQuery q;
-  q.experiment = report.experiment;
-  q.where = options.where;
-  q.sort = "start";
-  q.details = false;
-  auto runs = registry.list_runs(q);
+  auto runs = experiment_runs(registry, report.experiment, options.where);
   const bool by_variant = options.group_by.empty() || options.group_by == std::vector<std::string>{"variant"};
   json listed_out = json::array(), listed_in = json::array();
   std::map<std::vector<std::string>, size_t> provenance_count;  // distinct provenance -> runs

@@ -25,7 +25,6 @@ struct RunSpec {
   // they are compared by (what `xp report` should default to). Not part of the hashed config:
   // choosing another baseline does not change what a run trains.
   std::string baseline, report_metric;
-  std::vector<std::string> variants;  // every variant the file declares, in its order (report's default baseline)
 
   std::string canonical;  // canonical TOML of the resolved config (sorted keys, normalized values)
   std::string hash;       // sha256 (hex) of `canonical`: equal configs hash equal
