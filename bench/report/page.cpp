@@ -1,6 +1,6 @@
 // The study page's cost in-process, phase by phase (the code `xp report EXP --html` runs, without
 // the process start and the text report): build_report, the page's data model, the HTML, the file.
-//   page DB EXPERIMENT OUT.html [--metric M ...]
+//   page DB EXPERIMENT OUT.html [--metric M ...] [--baseline B]
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -17,13 +17,14 @@ static double since(Clock::time_point t) { return std::chrono::duration<double>(
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: page DB EXPERIMENT OUT.html [--metric M ...]\n");
+    std::fprintf(stderr, "usage: page DB EXPERIMENT OUT.html [--metric M ...] [--baseline B]\n");
     return 2;
   }
   xp::registry::ReportOptions opt;
   opt.experiment = argv[2];
   for (int i = 4; i + 1 < argc; i += 2)
     if (std::string(argv[i]) == "--metric") opt.metrics.push_back(argv[i + 1]);
+    else if (std::string(argv[i]) == "--baseline") opt.baseline = argv[i + 1];
   auto t0 = Clock::now();
   xp::RunRegistry registry(argv[1]);
   auto report = xp::registry::build_report(registry, opt);
