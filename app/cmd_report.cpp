@@ -39,6 +39,13 @@ registry::TextTable metric_table(const registry::Report& r, size_t mi) {
   return t;
 }
 
+// Why this group is the baseline, when the user did not name it.
+std::string baseline_why(const std::string& reason) {
+  if (reason == "[experiment] baseline") return " (the experiment's baseline)";
+  if (reason == "declared first") return " (declared first in the experiment file)";
+  return "";
+}
+
 int report(const std::vector<std::string>& args) {
   po::options_description desc("options");
   registry::ReportOptions opt;
@@ -47,11 +54,11 @@ int report(const std::vector<std::string>& args) {
   SweepReportRequest sweep;
   desc.add_options()("experiment", po::value(&opt.experiment), "experiment name")(
       "metric,m", po::value<std::vector<std::string>>(&opt.metrics)->composing(),
-      "metric to compare (repeatable; default: the experiment's first summary metric)")(
+      "metric to compare (repeatable; default: [experiment] metric, the checkpoint monitor and the test metrics)")(
       "mode", po::value(&mode), "max or min: which direction is better (default: min for losses/errors, else max)")(
       "group-by,g", po::value<std::vector<std::string>>(&group_by)->composing(),
       "variant (default) or a config key such as loss.gamma; repeat to group by several")(
-      "baseline,b", po::value(&opt.baseline), "group the others are tested against (default: 'baseline' or the first)")(
+      "baseline,b", po::value(&opt.baseline), "group the others are tested against (default: [experiment] baseline, else the variant declared first)")(
       "summary", po::value(&opt.summary), "per-run value: best epoch (default) or final epoch")(
       "where,w", po::value(&opt.where), "only runs matching this filter (xp runs --where syntax)")(
       "all-status", "include runs that did not finish (running, failed, crashed, ...)")(
@@ -120,7 +127,8 @@ int report(const std::vector<std::string>& args) {
   bool md = format == "markdown";
   std::string status = opt.all_status ? "all runs" : "finished runs";
   std::cout << (md ? "## " : "") << "experiment " << r.experiment << ": " << status << ", "
-            << (r.summary == "best" ? "best epoch" : "final epoch") << " per run, baseline '" << r.baseline << "'\n";
+            << (r.summary == "best" ? "best epoch" : "final epoch") << " per run, baseline '" << r.baseline << "'"
+            << baseline_why(r.baseline_reason) << "\n";
   for (size_t mi = 0; mi < r.metrics.size(); ++mi) {
     std::cout << "\n" << (md ? "### " : "") << r.metrics[mi] << " (" << (r.maximize[mi] ? "higher" : "lower")
               << " is better)\n" << (md ? "\n" : "");

@@ -11,6 +11,7 @@
 #include "run_batch.h"
 #include "run_json.h"
 #include "run_registry.h"
+#include "run_report.h"  // is_panel_metric
 #include "where_expr.h"
 #include "xp/base/suggest.h"
 #include "xp/errors.h"
@@ -38,7 +39,7 @@ std::vector<std::string> default_metric_columns(const std::vector<RunRecord>& ru
   for (const auto& r : runs)
     for (const auto& n : r.summary_order) {
       if (n.rfind("best_", 0) == 0 && n != "best_epoch") best.insert(n);
-      if (n.rfind("test_", 0) != 0 || n == "test_epoch") continue;
+      if (n.rfind("test_", 0) != 0 || n == "test_epoch" || registry::is_panel_metric(n)) continue;
       if (stems.empty()) test.insert(n);
       for (const auto& stem : stems)
         if (n == "test_" + stem || n == "test_cal_" + stem) test.insert(n);

@@ -67,6 +67,7 @@ nlohmann::json report_to_json(const Report& report) {
       {"statuses", report.statuses},
       {"metrics", metrics},
       {"baseline", report.baseline},
+      {"baseline_reason", report.baseline_reason},
       {"groups", groups},
       {"best", {{"group", report.best},
                 {"metric", report.metrics.empty() ? "" : report.metrics[0]},

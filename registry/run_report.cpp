@@ -77,6 +77,78 @@ std::string default_metric(sql::Database& db, const std::string& experiment) {
   throw ConfigError("experiment '" + experiment + "' has no recorded metrics yet");
 }
 
+// What the experiment's runs recorded about how the study is to be reported (tags written by
+// `xp run`, see registry.md): the [experiment] baseline and metric, the variants in the order the
+// file declares them, and the checkpoint monitor with its mode. From the newest run that has each.
+struct StudyDefaults {
+  std::string baseline, metric, monitor;
+  std::optional<bool> monitor_maximize;
+  std::vector<std::string> variants;   // declared order
+  std::vector<std::string> test;       // the test metrics of the metric plugins, in recorded order
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string unquoted(std::string v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  return v;
+}
+
+StudyDefaults study_defaults(sql::Database& db, const std::string& experiment) {
+  StudyDefaults d;
+  auto tag = [&](const std::string& key) {
+    auto v = column_strings(db,
+                            "SELECT t.value FROM tags t WHERE t.key = ?2 AND t.rid = (SELECT MAX(r.rid) FROM runs r "
+                            "JOIN tags x ON x.rid = r.rid AND x.key = ?2 WHERE r.experiment = ?1)",
+                            {experiment, key});
+    return v.empty() ? std::string() : v[0];
+  };
+  d.baseline = tag("report_baseline");
+  d.metric = tag("report_metric");
+  d.variants = split_commas(tag("report_variants"));
+
+  // The monitor: the run's summary keeps its best value as best_<monitor> (fit_loop.cpp).
+  auto best = column_strings(db,
+                             "SELECT s.name FROM summary s WHERE s.name LIKE 'best\\_%' ESCAPE '\\' AND "
+                             "s.name <> 'best_epoch' AND s.rid = (SELECT MAX(r.rid) FROM runs r JOIN summary x ON "
+                             "x.rid = r.rid AND x.name LIKE 'best\\_%' ESCAPE '\\' AND x.name <> 'best_epoch' "
+                             "WHERE r.experiment = ?) ORDER BY s.seq LIMIT 1",
+                             {experiment});
+  if (!best.empty()) {
+    d.monitor = best[0].substr(5);
+    auto mode = column_strings(db,
+                               "SELECT m.value FROM params m JOIN params k ON k.rid = m.rid AND k.key = "
+                               "'train.checkpoint.monitor' WHERE m.key = 'train.checkpoint.mode' AND m.rid = (SELECT "
+                               "MAX(r.rid) FROM runs r JOIN summary x ON x.rid = r.rid AND x.name = ? WHERE "
+                               "r.experiment = ?) AND k.value IN (?, ?)",
+                               {best[0], experiment, d.monitor, "\"" + d.monitor + "\""});
+    if (!mode.empty() && (unquoted(mode[0]) == "max" || unquoted(mode[0]) == "min"))
+      d.monitor_maximize = unquoted(mode[0]) == "max";
+  }
+
+  // The test metrics: test_<output> of every metric plugin output; not the loss, the test epoch,
+  // the calibrated re-test (test_cal_*, named with --metric) or the per-class/threshold/bin series.
+  auto test = column_strings(db,
+                             "SELECT s.name FROM summary s WHERE s.name LIKE 'test\\_%' ESCAPE '\\' AND s.rid = "
+                             "(SELECT MAX(r.rid) FROM runs r JOIN summary x ON x.rid = r.rid AND x.name LIKE "
+                             "'test\\_%' ESCAPE '\\' WHERE r.experiment = ?) ORDER BY s.seq, s.name",
+                             {experiment});
+  for (const auto& name : test)
+    if (name != "test_loss" && name != "test_epoch" && name.rfind("test_cal_", 0) != 0 && !is_panel_metric(name))
+      d.test.push_back(name);
+  return d;
+}
+
 void check_metric(sql::Database& db, const std::string& experiment, const std::string& metric) {
   auto run = column_strings(db, "SELECT MAX(rid) FROM runs WHERE experiment = ?", {experiment});
   auto has = column_strings(db,
@@ -117,6 +189,12 @@ MetricSummary summarize(std::vector<double> values) {
 
 }  // namespace
 
+bool is_panel_metric(const std::string& name) {
+  for (const char* part : {"cm_", "_class_", "obj_precision_", "obj_recall_", "reliability_"})
+    if (name.find(part) != std::string::npos) return true;
+  return false;
+}
+
 bool default_maximize(const std::string& metric) {
   std::string m = metric;
   for (auto& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -138,11 +216,24 @@ Report build_report(RunRegistry& registry, const ReportOptions& options) {
     throw ConfigError("no runs of experiment '" + options.experiment + "' in " + registry.path().string() +
                       did_you_mean(options.experiment, experiments));
 
+  const StudyDefaults study = study_defaults(db, options.experiment);
   report.metrics = options.metrics;
-  if (report.metrics.empty()) report.metrics.push_back(default_metric(db, options.experiment));
+  if (report.metrics.empty()) {
+    // The study's answer: its [experiment] metric, the checkpoint monitor, the plugins' test metrics.
+    auto add = [&](const std::string& m) {
+      if (!m.empty() && std::find(report.metrics.begin(), report.metrics.end(), m) == report.metrics.end())
+        report.metrics.push_back(m);
+    };
+    add(study.metric);
+    add(study.monitor);
+    for (const auto& t : study.test) add(t);
+    if (report.metrics.empty()) report.metrics.push_back(default_metric(db, options.experiment));
+  }
   for (const auto& m : report.metrics) {
     check_metric(db, options.experiment, m);
-    report.maximize.push_back(options.maximize.value_or(default_maximize(m)));
+    bool by_name = default_maximize(m);
+    if (m == study.monitor && study.monitor_maximize) by_name = *study.monitor_maximize;
+    report.maximize.push_back(options.maximize.value_or(by_name));
   }
   report.statuses = options.all_status ? run_status_names() : std::vector<std::string>{"finished"};
 
@@ -211,9 +302,19 @@ Report build_report(RunRegistry& registry, const ReportOptions& options) {
     throw ConfigError("no " + std::string(options.all_status ? "" : "finished ") + "runs of '" + options.experiment +
                       "' match" + (options.all_status ? "" : " (--all-status includes running, failed, ... runs)"));
 
+  // Groups in the order the experiment file declares its variants (the rest after them, sorted).
+  const bool by_variant = keys.size() == 1 && keys[0].name == "variant";
   std::vector<std::string> labels;
   for (const auto& [label, g] : groups) labels.push_back(label);
   std::sort(labels.begin(), labels.end(), numeric_less);
+  if (by_variant && !study.variants.empty()) {
+    auto rank = [&](const std::string& label) {
+      auto it = std::find(study.variants.begin(), study.variants.end(), label);
+      return it - study.variants.begin();
+    };
+    std::stable_sort(labels.begin(), labels.end(),
+                     [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+  }
   for (const auto& label : labels) {
     auto g = groups[label];
     for (auto& v : values[label]) g.metrics.push_back(summarize(v));
@@ -229,8 +330,20 @@ Report build_report(RunRegistry& registry, const ReportOptions& options) {
                           return s;
                         }() + ")");
     report.baseline = options.baseline;
+    report.baseline_reason = "--baseline";
+  } else if (by_variant && !study.baseline.empty() && groups.count(study.baseline)) {
+    report.baseline = study.baseline;
+    report.baseline_reason = "[experiment] baseline";
+  } else if (by_variant && !study.variants.empty() && groups.count(labels.front()) &&
+             std::find(study.variants.begin(), study.variants.end(), labels.front()) != study.variants.end()) {
+    report.baseline = labels.front();
+    report.baseline_reason = "declared first";
+  } else if (groups.count("baseline")) {
+    report.baseline = "baseline";
+    report.baseline_reason = "named baseline";
   } else {
-    report.baseline = groups.count("baseline") ? "baseline" : labels.front();
+    report.baseline = labels.front();
+    report.baseline_reason = "first group";
   }
   const ReportGroup* base = nullptr;
   for (const auto& g : report.groups)

@@ -14,10 +14,14 @@ namespace xp::registry {
 
 struct ReportOptions {
   std::string experiment;
-  std::vector<std::string> metrics;           // empty: the experiment's first summary metric
+  // empty: the [experiment] metric, the checkpoint monitor and the metric plugins' test metrics,
+  // as the newest run recorded them (else the experiment's first summary metric)
+  std::vector<std::string> metrics;
   std::optional<bool> maximize;               // --mode; default from the metric's name (loss -> min)
   std::vector<std::string> group_by = {"variant"};  // "variant", a config key "loss.gamma", or any field
-  std::string baseline;                       // empty: group "baseline" if present, else the first group
+  // empty, grouped by variant: the [experiment] baseline, else the variant the file declares first
+  // (as the runs recorded them); else group "baseline" if present, else the first group
+  std::string baseline;
   std::string summary = "best";               // per run: "best" epoch value, or "final" epoch value
   bool all_status = false;                    // false: finished runs only
   std::string where;                          // extra filter (where_expr.h)
@@ -37,6 +41,7 @@ struct ReportGroup {
 
 struct Report {
   std::string experiment, summary, baseline;
+  std::string baseline_reason;  // "--baseline", "[experiment] baseline", "declared first", "named baseline", "first group"
   std::vector<std::string> metrics;
   std::vector<bool> maximize;  // parallel to metrics
   std::vector<std::string> statuses;
@@ -49,6 +54,10 @@ struct Report {
 
 // Throws xp::ConfigError for an unknown experiment, metric, group key or baseline (did-you-mean).
 Report build_report(RunRegistry& registry, const ReportOptions& options);
+
+// Per-class, per-threshold and per-bin values (confusion matrix cells, f1_class_3, obj_precision_30,
+// reliability bins): they feed the HTML page's task panels, not the default report metrics.
+bool is_panel_metric(const std::string& name);
 
 // The default --mode for a metric: minimize names that look like losses or errors.
 bool default_maximize(const std::string& metric);

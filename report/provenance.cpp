@@ -2,10 +2,58 @@
 
 #include "html_page.h"
 #include "text_table.h"
+#include "where_expr.h"
+#include "xp/base/run_status_names.h"
 
 namespace xp::report {
 
 using nlohmann::json;
+
+std::vector<RunRecord> experiment_runs(RunRegistry& registry, const std::string& experiment, const std::string& where) {
+  registry.flush();
+  auto& db = registry.database();
+  std::string sql =
+      "SELECT r.id, r.variant, r.seed, r.status, r.message, r.start_time, r.duration, r.host, r.xp_version, "
+      "r.torch_version, r.cuda_version, r.device, r.git_commit, r.git_dirty, r.config_hash FROM runs r "
+      "WHERE r.experiment = ?";
+  std::vector<registry::SqlArg> args = {experiment};
+  if (!where.empty()) {
+    auto w = registry::compile_where(where, db.dialect());
+    sql += " AND " + w.sql;
+    args.insert(args.end(), w.args.begin(), w.args.end());
+  }
+  sql += " ORDER BY r.start_time, r.rid";
+  auto st = db.prepare(sql);
+  int i = 1;
+  for (const auto& a : args) {
+    if (auto p = std::get_if<int64_t>(&a)) st.bind(i, *p);
+    else if (auto d = std::get_if<double>(&a)) st.bind(i, *d);
+    else st.bind(i, std::get<std::string>(a));
+    ++i;
+  }
+  std::vector<RunRecord> out;
+  while (st.step()) {
+    RunRecord r;
+    r.id = st.text(0);
+    r.info.experiment = experiment;
+    r.info.variant = st.text(1);
+    r.info.seed = st.int64(2);
+    r.status = parse_run_status(st.text(3)).value_or(RunStatus::Crashed);
+    r.message = st.text(4);
+    r.start_time = st.real(5);
+    r.duration = st.real_or_null(6);
+    r.info.host = st.text(7);
+    r.info.xp_version = st.text(8);
+    r.info.torch_version = st.text(9);
+    r.info.cuda_version = st.text(10);
+    r.info.device = st.text(11);
+    r.info.git_commit = st.text(12);
+    r.info.git_dirty = st.int64(13) != 0;
+    r.info.config_hash = st.text(14);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
 
 json provenance_json(const RunRecord& run) {
   const auto& i = run.info;

@@ -9,6 +9,7 @@
 #include "html_page.h"
 #include "provenance.h"
 #include "run_json.h"
+#include "run_report.h"
 #include "task_panels.h"
 #include "text_table.h"
 #include "vega_charts.h"
@@ -48,11 +49,20 @@ std::string run_page_html(RunRegistry& registry, const RunRecord& run, size_t ma
 
   if (!run.summary.empty()) {
     HtmlTable t({"metric", "value"}, "summary");
+    size_t in_panels = 0;
     for (const auto& n : run.summary_order) {
+      if (registry::is_panel_metric(n)) {  // per-class/threshold/bin values: drawn in the task panels
+        ++in_panels;
+        continue;
+      }
       double v = run.summary.at(n);
       t.add_row({Cell(n), Cell::number(v, format_value(v, 6))});
     }
-    page.section("summary", "Summary", t.html());
+    page.section("summary", "Summary",
+                 t.html() + (in_panels ? "<p class=\"note\">" + std::to_string(in_panels) +
+                                             " per-class, per-threshold and per-bin values are drawn in the task "
+                                             "panels below.</p>\n"
+                                       : std::string()));
   }
 
   const auto members = registry::ensemble_members(run);
@@ -121,7 +131,11 @@ std::string run_page_html(RunRegistry& registry, const RunRecord& run, size_t ma
       body += page.chart(confusion_chart("confusion matrix (" + (split.empty() ? "-" : split) + ", share of each true class)", rows));
     for (const auto& [split, rows] : panels.f1) body += page.chart(per_class_chart("f1 per class (" + split + ")", rows, one));
     for (const auto& [split, rows] : panels.recall) body += page.chart(per_class_chart("recall per class (" + split + ")", rows, one));
-    for (const auto& [split, rows] : panels.pr) body += page.chart(pr_chart("precision-recall over thresholds (" + split + ")", rows, one));
+    for (const auto& [split, rows] : panels.pr)
+      body += page.chart(pr_chart("object precision-recall over IoU thresholds (" + split + ")", rows, one));
+    for (const auto& [split, rows] : panels.reliability)
+      body += page.chart(reliability_chart("reliability diagram (" + (split.empty() ? "-" : split) + ")", rows, one),
+                         "dot area: the bin's share of the predictions; dashed: after temperature scaling");
     page.section("tasks", "Task panels", body);
   }
 

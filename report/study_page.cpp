@@ -9,6 +9,7 @@
 #include "html_page.h"
 #include "provenance.h"
 #include "run_json.h"
+#include "run_report.h"
 #include "task_panels.h"
 #include "text_table.h"
 #include "vega_charts.h"
@@ -18,11 +19,6 @@ namespace {
 
 using nlohmann::json;
 using registry::format_value;
-
-bool is_task_metric(const std::string& name) {
-  return name.find("cm_") != std::string::npos || name.find("_class_") != std::string::npos ||
-         name.find("obj_precision_") != std::string::npos || name.find("obj_recall_") != std::string::npos;
-}
 
 std::vector<std::string> group_labels(const json& report) {
   std::vector<std::string> out;
@@ -49,24 +45,62 @@ json study_page_data(RunRegistry& registry, const registry::Report& report, cons
   for (const auto& g : report.groups)
     for (const auto& id : g.run_ids) group_of[id] = g.label;
 
-  // Every run of the experiment, any status, so the reader sees what did not make it into the table.
-  RunQuery q;
-  q.experiment = report.experiment;
-  q.where = options.where;
-  q.sort = "start";
-  auto runs = registry.list_runs(q);
+  // Every run of the experiment, any status, so the reader sees what did not make it into the
+  // table: the runs' own columns only (thousands of runs; details are read for the sampled ones).
+  auto runs = experiment_runs(registry, report.experiment, options.where);
   const bool by_variant = options.group_by.empty() || options.group_by == std::vector<std::string>{"variant"};
-  json runs_json = json::array();
-  std::map<std::string, std::vector<std::map<std::string, double>>> group_metrics;
+  json listed_out = json::array(), listed_in = json::array();
+  std::map<std::vector<std::string>, size_t> provenance_count;  // distinct provenance -> runs
+  std::vector<std::vector<std::string>> provenance_order;
+  size_t in_report = 0;
+  for (const auto& r : runs) in_report += group_of.count(r.id);
+  const auto listed = downsample_indices(in_report, limits.runs_listed);
+  size_t in_index = 0, next_listed = 0;
   for (const auto& r : runs) {
     auto it = group_of.find(r.id);
+    const auto& i = r.info;
+    std::vector<std::string> prov = {i.git_commit, i.git_dirty ? "1" : "0", i.xp_version, i.torch_version, i.cuda_version, i.device};
+    if (provenance_count[prov]++ == 0) provenance_order.push_back(prov);
+    if (it != group_of.end()) {
+      const bool list = next_listed < listed.size() && listed[next_listed] == in_index;
+      ++in_index;
+      if (!list) continue;
+      ++next_listed;
+    }
     json j = provenance_json(r);
     j["in_report"] = it != group_of.end();
-    j["group"] = it != group_of.end() ? it->second : by_variant ? (r.info.variant.empty() ? "(none)" : r.info.variant) : "-";
-    runs_json.push_back(j);
-    if (it != group_of.end()) group_metrics[it->second].push_back(r.metrics());
+    j["group"] = it != group_of.end() ? it->second : by_variant ? (i.variant.empty() ? "(none)" : i.variant) : "-";
+    (it != group_of.end() ? listed_in : listed_out).push_back(std::move(j));
   }
-  data["runs"] = runs_json;
+  for (auto& j : listed_in) listed_out.push_back(std::move(j));
+  data["runs"] = std::move(listed_out);
+  data["runs_total"] = runs.size();
+  data["runs_in_statistics"] = in_report;
+  data["runs_unlisted"] = runs.size() - data["runs"].size();
+  json provenance = json::array();
+  for (const auto& p : provenance_order)
+    provenance.push_back({{"git_commit", p[0]}, {"git_dirty", p[1] == "1"}, {"xp", p[2]}, {"torch", p[3]}, {"cuda", p[4]},
+                          {"device", p[5]}, {"runs", provenance_count[p]}});
+  data["provenance"] = provenance;
+
+  // The runs read in full, per group: all of a small group, evenly spread ones of a large one.
+  std::map<std::string, std::vector<std::string>> read_ids;
+  json runs_read = json::object();
+  for (const auto& g : report.groups) {
+    for (size_t i : downsample_indices(g.run_ids.size(), limits.runs_read)) read_ids[g.label].push_back(g.run_ids[i]);
+    if (read_ids[g.label].size() < g.run_ids.size()) runs_read[g.label] = read_ids[g.label].size();
+  }
+  data["runs_read"] = runs_read;
+  std::map<std::string, std::vector<std::map<std::string, double>>> group_metrics;
+  std::map<std::string, std::map<std::string, std::set<std::string>>> values;  // config key -> group -> values
+  std::set<std::string> all_keys;
+  for (const auto& g : report.groups)
+    for (const auto& id : read_ids[g.label]) {
+      auto run = registry.get_run(id);
+      if (!run) continue;
+      group_metrics[g.label].push_back(run->metrics());
+      for (const auto& [k, v] : run->info.params) values[k][g.label].insert(v), all_keys.insert(k);
+    }
 
   // Learning curves: per base metric (train_loss and val_loss share "loss"), per group.
   std::map<std::string, std::map<std::string, std::vector<std::vector<SeriesPoint>>>> by_metric;  // name -> group -> runs
@@ -74,10 +108,10 @@ json study_page_data(RunRegistry& registry, const registry::Report& report, cons
   const size_t per_group = std::min(limits.seed_lines, std::max<size_t>(1, limits.seed_lines_total / std::max<size_t>(1, report.groups.size())));
   for (const auto& g : report.groups) {
     size_t drawn = 0;
-    for (const auto& id : g.run_ids) {
+    for (const auto& id : read_ids[g.label]) {
       auto series = run_series(registry.metric_history(id));
       for (auto& [name, points] : series) {
-        if (is_task_metric(name)) continue;
+        if (registry::is_panel_metric(name)) continue;
         if (drawn < per_group) seeds[name][g.label].emplace_back(id, downsample(points, limits.seed_points));
         by_metric[name][g.label].push_back(std::move(points));
       }
@@ -130,17 +164,6 @@ json study_page_data(RunRegistry& registry, const registry::Report& report, cons
   data["curves"] = curves;
 
   // What differs between the groups: config keys whose values are not the same in every run read.
-  std::map<std::string, std::map<std::string, std::set<std::string>>> values;  // key -> group -> values
-  std::set<std::string> all_keys;
-  for (const auto& g : report.groups) {
-    size_t read = 0;
-    for (const auto& id : g.run_ids) {
-      if (read++ >= limits.config_runs) break;
-      auto run = registry.get_run(id);
-      if (!run) continue;
-      for (const auto& [k, v] : run->info.params) values[k][g.label].insert(v), all_keys.insert(k);
-    }
-  }
   json diff_keys = json::array(), diff_groups = json::object();
   for (const auto& key : all_keys) {
     std::set<std::string> everywhere;
@@ -167,7 +190,8 @@ json study_page_data(RunRegistry& registry, const registry::Report& report, cons
   for (const auto& g : report.groups) labelled.emplace_back(g.label, mean_metrics(group_metrics[g.label]));
   auto panels = task_panels(labelled);
   json tasks = json::object();
-  for (auto [name, part] : {std::pair{"confusion", &panels.confusion}, {"f1", &panels.f1}, {"recall", &panels.recall}, {"pr", &panels.pr}})
+  for (auto [name, part] : {std::pair{"confusion", &panels.confusion}, {"f1", &panels.f1}, {"recall", &panels.recall},
+                            {"pr", &panels.pr}, {"reliability", &panels.reliability}})
     for (const auto& [split, rows] : *part) tasks[name][split.empty() ? "-" : split] = rows;
   data["tasks"] = tasks;
   return data;
@@ -257,10 +281,25 @@ std::string render_study_page(const json& data) {
   std::string curves;
   for (const auto& c : data["curves"])
     curves += page.chart(learning_curve_chart(c["metric"], c["means"], c["seeds"], groups));
-  if (curves.empty()) curves = "<p class=\"note\">No run recorded per-epoch metrics.</p>";
-  else
+  if (curves.empty()) {
+    curves = "<p class=\"note\">No run recorded per-epoch metrics.</p>";
+  } else {
+    std::string sampled;
+    const json runs_read = data.value("runs_read", json::object());
+    for (const auto& [group, n] : runs_read.items()) {
+      size_t of = 0;
+      for (const auto& g : rep["groups"])
+        if (g["group"] == group) of = g["n"].get<size_t>();
+      sampled += (sampled.empty() ? "" : ", ") + group + ": " + std::to_string(n.get<size_t>()) + " of " + std::to_string(of);
+    }
     curves = "<p class=\"note\">Line: mean over the runs of a variant; band: ± one standard deviation; dashes: "
-             "split (train, val). Tick \"each seed\" for every run's own curve.</p>\n" + curves;
+             "split (train, val). Tick \"each seed\" for every run's own curve." +
+             (sampled.empty() ? std::string()
+                              : " Large variants are drawn from evenly spread runs (" + html_escape(sampled) +
+                                    "; also for the config diff and the task panels); the tables and the per-seed "
+                                    "values use every run.") +
+             "</p>\n" + curves;
+  }
   page.section("curves", "Learning curves", curves);
 
   const json& tasks = data["tasks"];
@@ -275,7 +314,11 @@ std::string render_study_page(const json& data) {
           body_t += page.chart(per_class_chart(std::string(kind) + " per class (" + split + ")", rows, groups));
     if (tasks.contains("pr"))
       for (const auto& [split, rows] : tasks["pr"].items())
-        body_t += page.chart(pr_chart("precision-recall over thresholds (" + split + ")", rows, groups));
+        body_t += page.chart(pr_chart("object precision-recall over IoU thresholds (" + split + ")", rows, groups));
+    if (tasks.contains("reliability"))
+      for (const auto& [split, rows] : tasks["reliability"].items())
+        body_t += page.chart(reliability_chart("reliability diagram (" + split + ", mean over runs)", rows, groups),
+                             "dot area: the bin's share of the predictions; dashed: after temperature scaling");
     page.section("tasks", "Task panels", body_t);
   }
 
@@ -307,8 +350,27 @@ std::string render_study_page(const json& data) {
     for (const auto& [s, n] : by_status) note += (first ? "" : ", ") + std::to_string(n) + " " + s, first = false;
     note += "); they are listed and marked below. --all-status includes runs that did not finish.";
   }
+  const size_t unlisted = data.value("runs_unlisted", size_t{0});
+  if (unlisted)
+    note += std::string(note.empty() ? "" : " ") + std::to_string(unlisted) + " of the " +
+            std::to_string(data.value("runs_in_statistics", size_t{0})) +
+            " runs in the statistics are not listed below (evenly spread ones are); `xp runs --experiment " +
+            rep["experiment"].get<std::string>() + "` lists every run.";
+  // Distinct provenance over every run: were they all the same code, versions and device?
+  HtmlTable prov({"runs", "git", "versions (xp / LibTorch / CUDA)", "device"}, "provenance");
+  for (const auto& p : data.value("provenance", json::array())) {
+    auto dash = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
+    std::string git = p.value("git_commit", "");
+    if (git.size() > 12) git.resize(12);
+    prov.add_row({Cell::number(p["runs"].get<double>(), std::to_string(p["runs"].get<size_t>())),
+                  Cell(dash(git) + (p.value("git_dirty", false) ? " + uncommitted changes" : "")),
+                  Cell(dash(p.value("xp", "")) + " / " + dash(p.value("torch", "")) + " / " + dash(p.value("cuda", ""))),
+                  Cell(dash(p.value("device", "")))});
+  }
   page.section("runs", "Runs and provenance",
-               (note.empty() ? std::string() : "<p class=\"note\">" + html_escape(note) + "</p>\n") +
+               "<p class=\"note\">Every run counted by its provenance (commit, uncommitted changes, versions, "
+               "device):</p>\n" + prov.html() +
+                   (note.empty() ? std::string() : "<p class=\"note\">" + html_escape(note) + "</p>\n") +
                    provenance_table(data["runs"]));
   page.data("report", rep);
   return page.html();

@@ -161,6 +161,36 @@ json pr_chart(const std::string& title, const json& rows, const std::vector<std:
               {{"field", "recall"}, {"format", ".3f"}}}}}}};
 }
 
+json reliability_chart(const std::string& title, const json& rows, const std::vector<std::string>& groups) {
+  json axis01 = {{"domain", {0, 1}}};
+  json x = {{"field", "conf"}, {"type", "quantitative"}, {"title", "mean predicted probability"}, {"scale", axis01}};
+  json y = {{"field", "freq"}, {"type", "quantitative"}, {"title", "observed rate"}, {"scale", axis01}};
+  json dash = {{"field", "calibration"}, {"type", "nominal"}, {"title", "temperature scaling"},
+               {"scale", {{"domain", {"before", "after"}}, {"range", {json::array(), {5, 3}}}}}};
+  return {{"title", title},
+          {"width", 300},
+          {"height", 300},
+          {"layer",
+           {{{"data", {{"values", {{{"p", 0}}, {{"p", 1}}}}}},
+             {"mark", {{"type", "line"}, {"color", "#9aa3b2"}, {"strokeDash", {2, 2}}}},
+             {"encoding",
+              {{"x", {{"field", "p"}, {"type", "quantitative"}, {"scale", axis01}}},
+               {"y", {{"field", "p"}, {"type", "quantitative"}, {"scale", axis01}}}}}},
+            {{"data", {{"values", rows}}},
+             {"mark", {{"type", "line"}, {"point", {{"filled", true}}}}},
+             {"encoding",
+              {{"x", x},
+               {"y", y},
+               {"order", {{"field", "bin"}}},
+               {"color", color(groups)},
+               {"strokeDash", dash},
+               {"detail", {{"field", "calibration"}}},
+               {"tooltip",
+                {{{"field", "group"}, {"title", "variant"}}, {{"field", "calibration"}}, {{"field", "bin"}},
+                 {{"field", "conf"}, {"format", ".3f"}}, {{"field", "freq"}, {"format", ".3f"}},
+                 {{"field", "share"}, {"format", ".2%"}}}}}}}}}};
+}
+
 json members_chart(const std::string& metric, const json& rows) {
   return {{"title", metric},
           {"width", 320},

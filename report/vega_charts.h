@@ -31,6 +31,10 @@ nlohmann::json confusion_chart(const std::string& title, const nlohmann::json& c
 nlohmann::json per_class_chart(const std::string& title, const nlohmann::json& rows, const std::vector<std::string>& groups);
 // Precision-recall over thresholds: `rows` {group, threshold, precision, recall}.
 nlohmann::json pr_chart(const std::string& title, const nlohmann::json& rows, const std::vector<std::string>& groups);
+// Reliability diagram: `rows` {group, calibration ("before"|"after"), bin, conf, freq, share}: the
+// observed rate against the mean predicted probability per bin (dot area: the bin's share of the
+// predictions), the diagonal a calibrated model lies on; dashed lines after temperature scaling.
+nlohmann::json reliability_chart(const std::string& title, const nlohmann::json& rows, const std::vector<std::string>& groups);
 // Grouped bars: `rows` {metric, name, value, role}; role "ensemble" is drawn dark, members light.
 nlohmann::json members_chart(const std::string& metric, const nlohmann::json& rows);
 

@@ -17,11 +17,12 @@ artifacts="$XP_BINARY_DIR/test-artifacts"
 mkdir -p "$artifacts"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# A real study, tiny: two variants x two seeds, two epochs of 32-pixel tiles.
+# A real study, tiny: the main job's file (pixel, object and AP metrics, calibration), two variants
+# x two seeds, two epochs of 32-pixel tiles.
 cat > "$tmp/study.toml" <<TOML
 [experiment]
 name = "html_study"
-extends = "$XP_SOURCE_DIR/experiments/examples/focal_vs_tversky.toml"
+extends = "$XP_SOURCE_DIR/experiments/focal_vs_tversky.toml"
 seeds = [1, 2]
 [data]
 image_size = 32
@@ -37,6 +38,7 @@ epochs = 2
 batch_size = 4
 threads = 1
 workers = 0
+tta = "none"
 checkpoint = { monitor = "val_loss", mode = "min" }
 TOML
 for v in focal tversky; do
@@ -90,6 +92,10 @@ size=$(stat -c %s "$tmp/study.html")
 (( size < 3000000 )) || fail "study page is $size bytes"
 render "$tmp/study.html" "$tmp/study.dom"
 check_dom "$tmp/study.dom"
+# The segmentation task panels, from what the runs recorded (check_dom: each drew data marks).
+for title in "object precision-recall over IoU thresholds (test)" "reliability diagram (test, mean over runs)"; do
+  grep -qF "$title" "$tmp/study.dom" || fail "study page lacks the panel '$title'"
+done
 
 # The table's numbers are the JSON report's; failed and crashed runs are listed, marked.
 python3 - "$tmp/study.dom" "$tmp/report.json" <<'PY'
@@ -151,6 +157,28 @@ run_id=$("$XP" runs --registry "$reg" -e html_study --status finished --format j
 render "$tmp/run.html" "$tmp/run.dom"
 check_dom "$tmp/run.dom"
 grep -q 'id="epochs"' "$tmp/run.dom" || fail "run page lacks the per-epoch table"
+for title in "object precision-recall over IoU thresholds (test)" "reliability diagram (test)"; do
+  grep -qF "$title" "$tmp/run.dom" || fail "run page lacks the panel '$title'"
+done
+
+# A classification run's panels: the confusion_matrix metric's counts and per-class recall, and
+# per-class F1, as a run records them in its summary (a 3-class run, written into the registry).
+sqlite3 "$reg" "INSERT INTO runs(id, experiment, variant, seed, status, start_time, end_time, heartbeat, duration)
+    VALUES ('r0classify0001', 'html_classify', '', 0, 'finished', 1700000000, 1700000100, 1700000100, 100);
+  INSERT INTO summary(rid, name, value, seq)
+    SELECT r.rid, v.name, v.value, v.seq FROM runs r, (SELECT 'test_cm_0_0' AS name, 8 AS value, 1 AS seq
+      UNION ALL SELECT 'test_cm_0_1', 2, 2 UNION ALL SELECT 'test_cm_1_1', 9, 3 UNION ALL SELECT 'test_cm_1_2', 1, 4
+      UNION ALL SELECT 'test_cm_2_0', 3, 5 UNION ALL SELECT 'test_cm_2_2', 7, 6
+      UNION ALL SELECT 'test_recall_class_0', 0.8, 7 UNION ALL SELECT 'test_recall_class_1', 0.9, 8
+      UNION ALL SELECT 'test_recall_class_2', 0.7, 9 UNION ALL SELECT 'test_f1_class_0', 0.75, 10
+      UNION ALL SELECT 'test_f1_class_1', 0.88, 11 UNION ALL SELECT 'test_f1_class_2', 0.74, 12
+      UNION ALL SELECT 'test_top1', 0.8, 13) v WHERE r.id = 'r0classify0001';"
+"$XP" show r0classify0001 --registry "$reg" --html "$tmp/classify.html" > /dev/null 2>&1 || fail "xp show --html (classification)"
+render "$tmp/classify.html" "$tmp/classify.dom"
+check_dom "$tmp/classify.dom"
+for title in "confusion matrix (test, share of each true class)" "f1 per class (test)" "recall per class (test)"; do
+  grep -qF "$title" "$tmp/classify.dom" || fail "classification run page lacks the panel '$title'"
+done
 
 # An ensemble of two of those runs (as `xp ensemble` records one): its page sets the members'
 # values beside the ensemble's.

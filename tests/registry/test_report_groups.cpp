@@ -123,3 +123,66 @@ TEST_CASE("report: unknown names fail with suggestions") {
   CHECK(single.best == "ce");
   CHECK(single.conclusion.find("it is the baseline") != std::string::npos);
 }
+
+TEST_CASE("report: without --metric and --baseline, the study's own answer as its runs recorded it") {
+  registry_test::ScratchDir dir;
+  XP_EACH_REGISTRY_BACKEND(location, dir.path / "registry.db");
+  RunRegistry reg(location);
+  // As `xp run` records a segmentation study whose file declares focal, tversky, compound (in that
+  // order, not alphabetical), monitors val_ap and tests with metric plugins.
+  auto study_run = [&](const std::string& variant, int64_t seed, double skill, std::map<std::string, std::string> tags) {
+    RunInfo info = registry_test::run_info("seg", variant, seed,
+                                           {{"train.checkpoint.monitor", "val_ap"}, {"train.checkpoint.mode", "max"}});
+    info.tags = std::move(tags);
+    std::string id = reg.begin(info);
+    reg.log_metrics(id, 1, 10, {{"val_ap", skill - 0.1}, {"val_loss", 1.0}});
+    reg.log_metrics(id, 2, 20, {{"val_ap", skill}, {"val_loss", 0.8}});
+    reg.set_summary(id, {{"best_val_ap", skill}, {"best_epoch", 2}, {"test_ap", skill - 0.02}, {"test_iou", skill / 2},
+                         {"test_loss", 0.9}, {"test_epoch", 2}, {"test_cal_f1", skill / 3}, {"test_cm_0_1", 4},
+                         {"test_obj_precision_30", 0.5}, {"test_f1_class_1", 0.4}, {"test_reliability_3_conf", 0.3}});
+    reg.finish(id, RunStatus::Finished);
+  };
+  const std::map<std::string, std::string> recorded = {{"report_variants", "focal,tversky,compound"}};
+  for (int s = 0; s < 3; ++s) {
+    study_run("focal", s, 0.60 + 0.01 * s, recorded);
+    study_run("tversky", s, 0.70 + 0.01 * s, recorded);
+    study_run("compound", s, 0.65 + 0.01 * s, recorded);
+  }
+  registry::ReportOptions opt;
+  opt.experiment = "seg";
+  auto r = registry::build_report(reg, opt);
+  // The monitor, then the plugins' test metrics: not the loss, the test epoch, the calibrated
+  // re-test or the per-class / per-threshold / per-bin values.
+  CHECK(r.metrics == std::vector<std::string>{"val_ap", "test_ap", "test_iou"});
+  CHECK(r.maximize == std::vector<bool>{true, true, true});
+  CHECK(r.baseline == "focal");
+  CHECK(r.baseline_reason == "declared first");
+  REQUIRE(r.groups.size() == 3);
+  CHECK(r.groups[0].label == "focal");  // the file's order
+  CHECK(r.groups[1].label == "tversky");
+  CHECK(r.groups[2].label == "compound");
+  CHECK(r.best == "tversky");
+  CHECK(group(r, "tversky").metrics[0].mean == doctest::Approx(0.71));
+  REQUIRE(group(r, "tversky").metrics[0].vs_baseline);
+
+  // [experiment] baseline and metric, recorded by the newest run, win; --baseline and --metric win over them.
+  study_run("focal", 3, 0.61, {{"report_variants", "focal,tversky,compound"}, {"report_baseline", "compound"},
+                               {"report_metric", "test_cal_f1"}});
+  auto marked = registry::build_report(reg, opt);
+  CHECK(marked.baseline == "compound");
+  CHECK(marked.baseline_reason == "[experiment] baseline");
+  CHECK(marked.metrics == std::vector<std::string>{"test_cal_f1", "val_ap", "test_ap", "test_iou"});
+  opt.baseline = "tversky";
+  opt.metrics = {"test_iou"};
+  auto told = registry::build_report(reg, opt);
+  CHECK(told.baseline == "tversky");
+  CHECK(told.metrics == std::vector<std::string>{"test_iou"});
+
+  // Grouped by something else, the variants' order does not apply: numeric order, first group.
+  opt = {};
+  opt.experiment = "seg";
+  opt.group_by = {"seed"};
+  auto by_seed = registry::build_report(reg, opt);
+  CHECK(by_seed.groups[0].label == "0");
+  CHECK(by_seed.baseline == "0");
+}

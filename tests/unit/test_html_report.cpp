@@ -82,6 +82,22 @@ TEST_CASE("html: task panels read confusion matrices, per-class values and PR po
   CHECK(p.pr["test"][0]["threshold"].get<double>() == doctest::Approx(0.5));
   CHECK(p.pr["test"][0]["recall"].get<double>() == doctest::Approx(0.6));
   CHECK(report::task_panels({{"a", {{"test_top1", 0.9}}}}).empty());
+
+  // Reliability bins as the calibration callback records them, before and after temperature scaling.
+  auto rel = report::task_panels({{"a", {{"test_reliability_0_conf", 0.02}, {"test_reliability_0_freq", 0.01},
+                                         {"test_reliability_0_share", 0.9}, {"test_cal_reliability_9_conf", 0.95},
+                                         {"test_cal_reliability_9_freq", 0.9}, {"test_cal_reliability_9_share", 0.1},
+                                         {"test_reliability_5_conf", 0.5}}}});  // no freq, share: no point
+  REQUIRE(rel.reliability.count("test"));
+  REQUIRE(rel.reliability["test"].size() == 2);
+  CHECK(rel.reliability["test"][0]["calibration"] == "before");
+  CHECK(rel.reliability["test"][0]["conf"].get<double>() == doctest::Approx(0.02));
+  CHECK(rel.reliability["test"][1]["calibration"] == "after");
+  CHECK(rel.reliability["test"][1]["bin"] == 9);
+  CHECK(rel.reliability["test"][1]["share"].get<double>() == doctest::Approx(0.1));
+  for (const char* panel : {"test_cm_0_1", "val_f1_class_2", "test_obj_recall_30", "test_cal_reliability_3_freq"})
+    CHECK_MESSAGE(registry::is_panel_metric(panel), panel);
+  CHECK_FALSE(registry::is_panel_metric("test_obj_f1_30"));
   auto mean = report::mean_metrics({{{"x", 1.0}, {"y", NAN}}, {{"x", 3.0}}});
   CHECK(mean["x"] == doctest::Approx(2.0));
   CHECK(!mean.count("y"));
@@ -138,6 +154,29 @@ TEST_CASE("html: the study page's numbers are the JSON report's; failed and cras
   report::StudyPageLimits few;
   few.seed_lines_total = 2;
   CHECK(report::study_page_data(reg, r, opt, few)["curves"][0]["seeds"].size() == 2);
+
+  // Thousands of runs: each variant's curves, config diff and panels read evenly spread runs; the
+  // provenance table lists every run outside the statistics and a capped number of the others,
+  // and counts every run by its provenance.
+  report::StudyPageLimits sampled;
+  sampled.runs_read = 2;
+  sampled.runs_listed = 2;
+  auto big = report::study_page_data(reg, r, opt, sampled);
+  CHECK(big["runs_read"]["focal"] == 2);
+  CHECK(big["runs_read"]["ce"] == 2);
+  CHECK(big["curves"][0]["seeds"].size() == 4);
+  REQUIRE(big["runs"].size() == 4);  // the failed and the crashed run, then 2 of the 6 in the statistics
+  CHECK_FALSE(big["runs"][0]["in_report"].get<bool>());
+  CHECK_FALSE(big["runs"][1]["in_report"].get<bool>());
+  CHECK(big["runs"][3]["in_report"].get<bool>());
+  CHECK(big["runs_unlisted"] == 4);
+  CHECK(big["runs_total"] == 8);
+  CHECK(big["runs_in_statistics"] == 6);
+  REQUIRE(big["provenance"].size() == 1);
+  CHECK(big["provenance"][0]["runs"] == 8);
+  const std::string big_html = report::render_study_page(big);
+  CHECK(big_html.find("4 of the 6 runs in the statistics are not listed") != std::string::npos);
+  CHECK(big_html.find("ce: 2 of 3, focal: 2 of 3") != std::string::npos);
 
   // Only what differs between the variants.
   CHECK(data["config_diff"]["keys"] == json::array({"loss.name"}));

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "eval/calibration.h"
+#include "eval/reliability_diagram.h"
 #include "eval/tta.h"
 #include "training/early_stopping.h"
 #include "training/weight_ema.h"
@@ -85,6 +86,48 @@ TEST_CASE("temperature scaling recovers the temperature of over-confident logits
   auto labels = torch::multinomial(torch::softmax(logits, 1), 1).squeeze(1);
   auto mc = xp::fit_temperature(logits * 0.5, labels);     // under-confident: T < 1
   CHECK(mc.temperature == doctest::Approx(0.5).epsilon(0.15));
+}
+
+TEST_CASE("reliability diagram: bins, observed rates and shares, binary and multi-class") {
+  // Binary, hand-checked: p = 0.05, 0.15, 0.15, 0.95 (logits of those), one ignored pixel (255).
+  auto logit = [](double p) { return std::log(p / (1 - p)); };
+  auto z = torch::tensor({logit(0.05), logit(0.15), logit(0.15), logit(0.95), logit(0.95)}, torch::kDouble).reshape({1, 1, 5});
+  auto y = torch::tensor({0, 1, 0, 1, 255}, torch::kLong).reshape({1, 5});
+  xp::ReliabilityDiagram d(10);
+  d.add(z.slice(2, 0, 2), y.slice(1, 0, 2));  // batch by batch equals all at once
+  d.add(z.slice(2, 2, 5), y.slice(1, 2, 5));
+  auto v = d.values("test");
+  CHECK(d.entries() == 4);
+  CHECK(v.size() == 9);  // bins 0, 1, 9 (the others had no entries)
+  CHECK(v.at("test_reliability_0_conf") == doctest::Approx(0.05));
+  CHECK(v.at("test_reliability_0_freq") == 0.0);
+  CHECK(v.at("test_reliability_1_conf") == doctest::Approx(0.15));
+  CHECK(v.at("test_reliability_1_freq") == doctest::Approx(0.5));
+  CHECK(v.at("test_reliability_1_share") == doctest::Approx(0.5));
+  CHECK(v.at("test_reliability_9_freq") == 1.0);
+  CHECK(v.count("test_reliability_5_conf") == 0);
+
+  // Calibrated by construction: each bin's observed rate is close to its mean probability.
+  torch::manual_seed(3);
+  auto logits = torch::randn({20000}, torch::kDouble) * 2;
+  auto labels = (torch::rand({20000}, torch::kDouble) < torch::sigmoid(logits)).to(torch::kLong);
+  xp::ReliabilityDiagram calibrated;
+  calibrated.add(logits, labels);
+  auto c = calibrated.values("x");
+  for (int b = 0; b < 10; ++b)
+    if (c.count("x_reliability_" + std::to_string(b) + "_conf") && c.at("x_reliability_" + std::to_string(b) + "_share") > 0.02)
+      CHECK(c.at("x_reliability_" + std::to_string(b) + "_freq") ==
+            doctest::Approx(c.at("x_reliability_" + std::to_string(b) + "_conf")).epsilon(0.05));
+
+  // Multi-class segmentation [N, K, H, W]: top-class probability against accuracy.
+  auto mc = torch::zeros({1, 3, 1, 2}, torch::kDouble);
+  mc[0][0][0][0] = 5;  // pixel 0: class 0, p ~ 0.987, right
+  mc[0][2][0][1] = 5;  // pixel 1: class 2, p ~ 0.987, wrong (truth 1)
+  xp::ReliabilityDiagram m;
+  m.add(mc, torch::tensor({0, 1}, torch::kLong).reshape({1, 1, 2}));
+  auto mv = m.values("val");
+  CHECK(mv.at("val_reliability_9_freq") == doctest::Approx(0.5));
+  CHECK(mv.at("val_reliability_9_share") == 1.0);
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include "xp/base/toml_writer.h"
 #include "xp/base/config_errors.h"
 #include "xp/base/config_node.h"
+#include "config/declared_variants.h"
 #include "config/monitor_check.h"
 #include "config/overrides.h"
 #include "config/param_validator.h"
@@ -401,7 +402,30 @@ std::string joined(const std::vector<std::string>& names) {
   return all;
 }
 
+// The [variants] tables of a loaded experiment, in the order the file(s) write them.
+std::vector<std::string> variants_in_order(const Node& doc) {
+  const Node* variants = doc.find("variants");
+  std::vector<std::string> names;
+  if (variants && variants->is_table()) {
+    for (const auto& [name, v] : variants->fields)
+      if (v.is_table()) names.push_back(name);
+    std::stable_sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
+      return position_of(variants->find(a)->key_where) < position_of(variants->find(b)->key_where);
+    });
+  }
+  return names;
+}
+
 }  // namespace
+
+std::vector<std::string> config::declared_variants(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return {};
+  ErrorCollector errors;
+  std::vector<fs::path> chain;
+  Node doc = load_with_extends(file, chain, "", errors);
+  return variants_in_order(doc);
+}
 
 std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOptions& options,
                                         PluginLoader& loader) {
@@ -419,14 +443,7 @@ std::vector<RunSpec> resolve_experiment(const fs::path& file, const ExperimentOp
 
   // The variants, in the order the file(s) write them.
   const Node* variants = doc.find("variants");
-  std::vector<std::string> names;
-  if (variants && variants->is_table()) {
-    for (const auto& [name, v] : variants->fields)
-      if (v.is_table()) names.push_back(name);
-    std::stable_sort(names.begin(), names.end(), [&](const std::string& a, const std::string& b) {
-      return position_of(variants->find(a)->key_where) < position_of(variants->find(b)->key_where);
-    });
-  }
+  const std::vector<std::string> names = variants_in_order(doc);
 
   // [experiment] baseline names a variant (the one `xp report` compares the others against).
   if (const Node* e = doc.find("experiment"); e && e->is_table())

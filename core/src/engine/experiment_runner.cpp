@@ -13,6 +13,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "config/declared_variants.h"
 #include "distributed/world.h"
 #include "engine/normalization_stats.h"
 #include "xp/base/atomic_file.h"
@@ -177,6 +178,20 @@ RunInfo make_run_info(const RunSpec& spec, const RunRequest& request) {
     }
   }
   for (const auto& t : spec.tags) info.tags[t] = "";
+  // How `xp report` should compare the runs when not told (registry.md): from the registry alone.
+  if (!spec.baseline.empty()) info.tags["report_baseline"] = spec.baseline;
+  if (!spec.report_metric.empty()) info.tags["report_metric"] = spec.report_metric;
+  if (!spec.source.empty() && !spec.variant.empty()) {
+    std::vector<std::string> declared;
+    try {
+      declared = config::declared_variants(spec.source);  // resolved from it a moment ago
+    } catch (const std::exception&) {
+      // The file was edited or removed since it was resolved: the report falls back to group order.
+    }
+    std::string joined;
+    for (const auto& v : declared) joined += (joined.empty() ? "" : ",") + v;
+    if (!joined.empty()) info.tags["report_variants"] = joined;
+  }
   for (const auto& [k, v] : request.tags) info.tags[k] = v;
   return info;
 }

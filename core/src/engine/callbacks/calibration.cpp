@@ -6,6 +6,7 @@
 
 #include "engine/metrics_format.h"
 #include "eval/calibration.h"
+#include "eval/reliability_diagram.h"
 
 namespace xp::engine {
 
@@ -49,10 +50,20 @@ void CalibrationCallback::on_test_end(TrainState& state) {
     summary["calib_val_f1"] = choice.f1;
   }
   const double shift = std::log(threshold / (1 - threshold));
-  EvalRequest calibrated{"test_cal", [temperature, shift](const torch::Tensor& z) { return z / temperature - shift; }, {}};
+  // The reliability diagram of the test outputs before (the model's probabilities) and after the
+  // temperature; the threshold is a decision rule, not part of the probability, so it is undone.
+  ReliabilityDiagram before, after;
+  EvalRequest calibrated{"test_cal", [temperature, shift](const torch::Tensor& z) { return z / temperature - shift; },
+                         [&](const Batch& batch, const torch::Tensor& adjusted) {
+                           const torch::Tensor scaled = adjusted.to(torch::kDouble) + shift;  // z / T
+                           after.add(scaled, batch.target);
+                           before.add(scaled * temperature, batch.target);
+                         }};
   EvalResult r = evaluator_.evaluate(*test_, calibrated);
   state.skipped_samples += log_.skipped("test_cal", state.total_epochs, r.skipped);
   summary.insert(r.values.begin(), r.values.end());
+  for (const auto& [k, v] : before.values("test")) summary[k] = v;
+  for (const auto& [k, v] : after.values("test_cal")) summary[k] = v;
   std::ostringstream line;
   line << "calibrated (T=" << temperature << ", threshold=" << threshold << ") test" << format_row(r.values, stems_);
   log_.line(line.str());
