@@ -232,7 +232,7 @@ TEST_CASE("predict: objects counted strip by strip equal the whole mask's, shape
   cv::rectangle(prob, {2, 41, 13, 2}, cv::Scalar(45000), -1);
   for (int x : {20, 26, 32, 38}) cv::rectangle(prob, {x, 5, 2, 30}, cv::Scalar(35000 + x), -1);
   cv::rectangle(prob, {20, 35, 20, 1}, cv::Scalar(60000), -1);
-  for (int i = 0; i < 12; ++i) prob.at<uint16_t>(50 + i, 45 + i) = 65535;
+  for (int i = 0; i < 12; ++i) prob.at<uint16_t>(44 + i, 45 + i) = 65535;  // rows 44..55: clear of the discs below
   for (int i = 0; i < 40; ++i)
     cv::circle(prob, {static_cast<int>(gen() % 71), 60 + static_cast<int>(gen() % 23)}, 1 + static_cast<int>(gen() % 3),
                cv::Scalar(30000 + gen() % 35000), -1);
