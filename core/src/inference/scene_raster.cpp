@@ -1,6 +1,7 @@
 #include "inference/scene_raster.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -54,6 +55,10 @@ struct QuietGdal {
 void register_gdal() {
   static const bool once = [] {
     GDALAllRegister();
+    // GDAL caches raster blocks up to 5 % of the machine's memory by default, dirty blocks of the
+    // outputs included: that would grow with the scene up to gigabytes. 64 MiB holds the strips in
+    // flight; GDAL_CACHEMAX still overrides it.
+    if (!std::getenv("GDAL_CACHEMAX")) GDALSetCacheMax64(int64_t{64} << 20);
     return true;
   }();
   (void)once;
