@@ -25,6 +25,7 @@
 #include "inference/classifier.h"
 #include "inference/inputs.h"
 #include "inference/objects.h"
+#include "inference/scene_raster.h"
 #include "inference/scene_segmenter.h"
 #include "model_runs.h"
 #include "options.h"
@@ -199,7 +200,7 @@ int predict(const std::vector<std::string>& args) {
   std::string out_option, checkpoint = "best", split, tta = "run", format = "csv", id_column = "image_id",
                           label_column = "label", path_column = "path", device = "run", precision = "run",
                           registry_option, window_text, blend = "hann", scales_text = "1", merge = "mean",
-                          prob_format = "png16";
+                          prob_format = "png16", georef = "auto";
   int64_t top_k = 5, batch_size = 0, min_area = 1, threads = 0;
   double overlap = 0.25, threshold = -1;
   desc.add_options()("run", po::value<std::string>(), "run id (or unique prefix, or run folder), or an ensemble run")(
@@ -226,6 +227,8 @@ int predict(const std::vector<std::string>& args) {
       "threshold", po::value(&threshold), "segmentation: mask threshold (default: the run's calibrated one, else 0.5)")(
       "prob-format", po::value(&prob_format), "segmentation: png16 (default, p x 65535) or tiff (float32)")(
       "min-area", po::value(&min_area), "segmentation: smallest object listed, in pixels (default 1)")(
+      "georef", po::value(&georef), "segmentation: auto (default: GeoTIFF outputs for georeferenced inputs where "
+                                    "built with GDAL), yes (required), no")(
       "no-calibration", "ignore the run's calibrated temperature and threshold")(
       "no-record", "do not record the job in the registry")(
       "registry", po::value(&registry_option), "registry file (default $XP_REGISTRY or ./xp-runs/registry.db)")(
@@ -252,6 +255,11 @@ int predict(const std::vector<std::string>& args) {
     throw UsageError("--format must be csv or submission, not '" + format + "'" + did_you_mean(format, {"csv", "submission"}));
   if (prob_format != "png16" && prob_format != "tiff")
     throw UsageError("--prob-format must be png16 or tiff, not '" + prob_format + "'" + did_you_mean(prob_format, {"png16", "tiff"}));
+  if (georef != "auto" && georef != "yes" && georef != "no")
+    throw UsageError("--georef must be auto, yes or no, not '" + georef + "'" + did_you_mean(georef, {"auto", "yes", "no"}));
+  if (georef == "yes" && !inference::scene_io_has_gdal())
+    throw ConfigError("--georef yes: georeferenced output needs GDAL, and this xp was built without it "
+                      "(install libgdal-dev and rebuild)");
   if (top_k < 1) throw UsageError("--top-k must be at least 1");
   if (!(overlap >= 0 && overlap <= 0.95)) throw UsageError("--overlap must be in [0, 0.95]");
   const auto window = parse_window(window_text);
@@ -387,47 +395,65 @@ int predict(const std::vector<std::string>& args) {
     if (!(so.threshold > 0 && so.threshold < 1)) throw UsageError("--threshold must be in (0, 1)");
     recorded_options.update({{"window", window_text.empty() ? "run" : window_text}, {"overlap", overlap}, {"blend", blend},
                              {"tta", so.window.tta}, {"scales", scales}, {"merge", merge}, {"threshold", so.threshold},
-                             {"temperature", first.temperature}});
+                             {"temperature", first.temperature}, {"georef", georef}});
     std::ofstream summary(fs::path(out_option) / "scenes.csv");
     summary << "path,width,height,objects,positive_fraction,seconds,probability,mask,objects_csv\n";
     std::set<std::string> stems;
     for (const auto& path : list.paths) {
       std::string reason;
-      cv::Mat scene = inference::read_image(path, static_cast<int>(first.setup.info.channels), reason);
-      if (scene.empty()) {
+      auto scene = inference::open_scene(path, static_cast<int>(first.setup.info.channels), reason);
+      if (!scene) {
         std::cerr << "skipped " << path << ": " << reason << "\n";
         job.skipped.emplace_back(path, reason);
         continue;
       }
+      // Georeferenced scenes give GeoTIFF outputs carrying their geotransform and projection.
+      inference::Georeference geo;
+      if (georef != "no") geo = scene->georeference;
+      const std::string ext = fs::path(path).extension().string();
+      const bool tiff_input = ext == ".tif" || ext == ".tiff" || ext == ".TIF" || ext == ".TIFF";
+      if (georef == "yes" && geo.empty())
+        throw ConfigError(path + " has no georeference (geotransform or projection) to carry (--georef yes)");
+      if (georef == "auto" && tiff_input && !inference::scene_io_has_gdal())
+        std::cerr << "note: " << path << ": this xp was built without GDAL; a GeoTIFF's georeference is not carried\n";
       std::string stem = fs::path(path).stem().string();
       for (int n = 2; !stems.insert(stem).second; ++n) stem = fs::path(path).stem().string() + "_" + std::to_string(n);
       const auto t0 = std::chrono::steady_clock::now();
-      inference::SceneResult r = inference::segment_scene(first, scene, so);
       const fs::path base = fs::path(out_option) / stem;
-      const fs::path prob_file = base.string() + (prob_format == "png16" ? "_prob.png" : "_prob.tif");
-      bool ok;
-      if (prob_format == "png16") {
-        ok = cv::imwrite(prob_file.string(), r.probability);
-      } else {
-        cv::Mat f;
-        r.probability.convertTo(f, CV_32F, 1.0 / inference::kProbabilityScale);
-        ok = cv::imwrite(prob_file.string(), f);
-      }
-      const fs::path mask_file = base.string() + "_mask.png";
-      ok = ok && cv::imwrite(mask_file.string(), r.mask);
-      if (!ok) throw ConfigError(prob_file.string() + ": cannot write: " + std::strerror(errno));
-      const auto objects = inference::find_objects(r.mask, r.probability, min_area);
+      const bool geotiff = !geo.empty();
+      const fs::path prob_file = base.string() + (prob_format == "png16" && !geotiff ? "_prob.png" : "_prob.tif");
+      const fs::path mask_file = base.string() + (geotiff ? "_mask.tif" : "_mask.png");
+      inference::RasterWriter prob_out(prob_file.string(), scene->width, scene->height,
+                                       prob_format == "png16" ? CV_16U : CV_32F, geo);
+      inference::RasterWriter mask_out(mask_file.string(), scene->width, scene->height, CV_8U, geo);
+      inference::ObjectTracker tracker(scene->width);
+      int64_t positive = 0;
+      inference::segment_scene(first, *scene, so, [&](int64_t y0, const cv::Mat& probability, const cv::Mat& mask) {
+        if (prob_format == "png16") {
+          prob_out.write_rows(static_cast<int>(y0), probability);
+        } else {
+          cv::Mat f;
+          probability.convertTo(f, CV_32F, 1.0 / inference::kProbabilityScale);
+          prob_out.write_rows(static_cast<int>(y0), f);
+        }
+        mask_out.write_rows(static_cast<int>(y0), mask);
+        tracker.add_rows(mask, probability);
+        positive += cv::countNonZero(mask);
+      });
+      prob_out.close();
+      mask_out.close();
+      const auto objects = tracker.finish(min_area);
       const fs::path objects_file = base.string() + "_objects.csv";
       inference::write_objects_csv(objects_file, objects);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const double positive = cv::countNonZero(r.mask) / static_cast<double>(r.mask.total());
-      summary << csv_cell(path) << ',' << scene.cols << ',' << scene.rows << ',' << objects.size() << ','
-              << format_probability(positive) << ',' << std::setprecision(4) << seconds << ','
-              << csv_cell(prob_file.filename().string()) << ',' << csv_cell(mask_file.filename().string()) << ','
+      const double pixels = static_cast<double>(scene->width) * static_cast<double>(scene->height);
+      summary << csv_cell(path) << ',' << scene->width << ',' << scene->height << ',' << objects.size() << ','
+              << format_probability(static_cast<double>(positive) / pixels) << ',' << std::setprecision(4) << seconds
+              << ',' << csv_cell(prob_file.filename().string()) << ',' << csv_cell(mask_file.filename().string()) << ','
               << csv_cell(objects_file.filename().string()) << '\n';
-      std::cout << path << ": " << scene.cols << " x " << scene.rows << ", " << objects.size() << " objects, "
+      std::cout << path << ": " << scene->width << " x " << scene->height << ", " << objects.size() << " objects, "
                 << std::setprecision(3) << seconds << " s (" << std::setprecision(3)
-                << scene.total() / 1e6 / std::max(seconds, 1e-9) << " Mpx/s)\n";
+                << pixels / 1e6 / std::max(seconds, 1e-9) << " Mpx/s)" << (geotiff ? ", georeferenced" : "") << "\n";
       for (const auto& f : {prob_file, mask_file, objects_file}) job.outputs.push_back(fs::absolute(f).string());
       ++job.predicted;
     }

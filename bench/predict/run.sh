@@ -17,7 +17,19 @@ window="${3:-512}"
 device="${4:-cpu}"
 threads="${5:-2}"
 batch="${6:-8}"
-py=python3; [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+# The Python with torch (Debian's /usr/bin/python3 here; the GPU machine's is another python3).
+py=""
+for c in /usr/bin/python3 python3; do "$c" -c "import torch, torchvision" 2>/dev/null && { py=$c; break; }; done
+[ -n "$py" ] || { echo "no python3 with torch and torchvision"; exit 1; }
+# Peak resident memory: GNU time where installed, else the same number from getrusage of the child.
+timed() {
+  local log=$1; shift
+  if [ -x /usr/bin/time ]; then /usr/bin/time -v "$@" 2> "$log"; return; fi
+  "$py" -c 'import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:], stderr=open(sys.argv[1] + ".err", "w"))
+print("Maximum resident set size (kbytes): %d" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=open(sys.argv[1], "w"))
+sys.exit(rc)' "$log" "$@"
+}
 xp="$build/xp"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -48,7 +60,7 @@ max_steps_per_epoch = 2
 workers = 0
 TOML
 "$xp" run seg.toml --registry "$db" > train.log 2>&1 || { cat train.log; exit 1; }
-run=$(sqlite3 "$db" "SELECT id FROM runs WHERE status = 'finished'")
+run=$("$py" -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT id FROM runs WHERE status = 'finished'\").fetchone()[0])" "$db")
 "$xp" export "$run" --names xp --out unet.safetensors --registry "$db" > /dev/null
 
 # The scene: seeded noise plus bright discs, an RGB PNG of side x side pixels.
@@ -69,11 +81,11 @@ open("scene.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
 PY
 
 peak() { sed -n 's/.*Maximum resident set size (kbytes): \([0-9]*\)/\1/p' "$1"; }
-/usr/bin/time -v "$xp" predict "$run" scene.png --out out --window "$window" --overlap 0.25 --batch-size "$batch" \
-  --threads "$threads" --device "$device" --no-record --registry "$db" > xp.log 2> xp.time || { cat xp.log xp.time; exit 1; }
+timed xp.time "$xp" predict "$run" scene.png --out out --window "$window" --overlap 0.25 --batch-size "$batch" \
+  --threads "$threads" --device "$device" --no-record --registry "$db" > xp.log || { cat xp.log xp.time*; exit 1; }
 xp_mpx=$(sed -n 's/.* s (\([0-9.e+-]*\) Mpx\/s)$/\1/p' xp.log)
-/usr/bin/time -v "$py" "$here/sliding_window.py" unet.safetensors scene.png --window "$window" --overlap 0.25 \
-  --batch "$batch" --threads "$threads" --device "$device" > py.log 2> py.time || { cat py.log py.time; exit 1; }
+timed py.time "$py" "$here/sliding_window.py" unet.safetensors scene.png --window "$window" --overlap 0.25 \
+  --batch "$batch" --threads "$threads" --device "$device" > py.log || { cat py.log py.time*; exit 1; }
 py_mpx=$(awk '{print $2}' py.log)
 echo "scene ${side}x${side}, window $window, overlap 0.25, batch $batch, threads $threads, device $device"
 printf "xp      %8.3f Mpx/s  peak RSS %6d MiB  (segmentation + mask + objects + PNG writes)\n" "$xp_mpx" $(( $(peak xp.time) / 1024 ))

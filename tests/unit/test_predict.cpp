@@ -108,6 +108,26 @@ TEST_CASE("predict: sliding windows over a scene of awkward size equal one whole
   const cv::Mat small = scene(cv::Rect(0, 0, 10, 7)).clone();
   const torch::Tensor small_whole = torch::sigmoid(model.forward(to_input(small.clone()).unsqueeze(0)).logits)[0];
   CHECK((slide(model, small, o) - small_whole).abs().max().item<float>() < 1e-5);
+  // Read in strips (what xp predict does with GDAL): each read is one window-high strip, each
+  // strip once, and the result is the same.
+  {
+    xp::inference::SlidingWindowOptions so;
+    so.window_h = so.window_w = 24;
+    so.batch_size = 5;
+    torch::Tensor got = torch::full({1, scene.rows, scene.cols}, -1.0f);
+    std::set<int64_t> strips;
+    xp::inference::sliding_window(
+        model, scene.rows, scene.cols,
+        [&](int64_t y0, int64_t n) {
+          CHECK(n == 24);
+          CHECK(strips.insert(y0).second);
+          return scene.rowRange(static_cast<int>(y0), static_cast<int>(y0 + n)).clone();
+        },
+        [](const cv::Mat& w) { return to_input(w.clone()); }, so,
+        [&](int64_t y0, const torch::Tensor& rows) { got.narrow(1, y0, rows.size(1)).copy_(rows); });
+    CHECK(strips.size() == xp::inference::window_origins(scene.rows, 24, so.overlap).size());
+    CHECK((got - whole).abs().max().item<float>() < 1e-5);
+  }
   // Temperature divides the logits.
   o.temperature = 2.0;
   const torch::Tensor tempered = torch::sigmoid(model.forward(to_input(scene.clone()).unsqueeze(0)).logits / 2.0)[0];
@@ -201,6 +221,49 @@ TEST_CASE("predict: objects are the mask's 8-connected components, with their pr
   // min_area drops the small ones.
   const auto big = xp::inference::find_objects(mask, prob, 10);
   CHECK(big.size() == static_cast<size_t>(std::count_if(expected.begin(), expected.end(), [](auto& o) { return o.area >= 10; })));
+}
+
+TEST_CASE("predict: objects counted strip by strip equal the whole mask's, shapes that join late included") {
+  // A U and a W join only at their bottom rows; a diagonal chain touches only at corners (8-connected).
+  std::mt19937 gen(11);
+  cv::Mat prob(83, 71, CV_16U, cv::Scalar(0));
+  cv::rectangle(prob, {2, 2, 3, 40}, cv::Scalar(40000), -1);
+  cv::rectangle(prob, {12, 2, 3, 40}, cv::Scalar(50000), -1);
+  cv::rectangle(prob, {2, 41, 13, 2}, cv::Scalar(45000), -1);
+  for (int x : {20, 26, 32, 38}) cv::rectangle(prob, {x, 5, 2, 30}, cv::Scalar(35000 + x), -1);
+  cv::rectangle(prob, {20, 35, 20, 1}, cv::Scalar(60000), -1);
+  for (int i = 0; i < 12; ++i) prob.at<uint16_t>(44 + i, 45 + i) = 65535;  // rows 44..55: clear of the discs below
+  for (int i = 0; i < 40; ++i)
+    cv::circle(prob, {static_cast<int>(gen() % 71), 60 + static_cast<int>(gen() % 23)}, 1 + static_cast<int>(gen() % 3),
+               cv::Scalar(30000 + gen() % 35000), -1);
+  cv::Mat mask;
+  cv::compare(prob, 30000, mask, cv::CMP_GE);
+  const auto whole = xp::inference::find_objects(mask, prob);
+  // Independent count: OpenCV's labelling.
+  cv::Mat labels;
+  REQUIRE(whole.size() == static_cast<size_t>(cv::connectedComponents(mask, labels, 8) - 1));
+  CHECK(std::any_of(whole.begin(), whole.end(), [](auto& o) { return o.x == 2 && o.width == 13 && o.height == 41; }));
+  CHECK(std::any_of(whole.begin(), whole.end(), [](auto& o) { return o.x == 45 && o.area == 12; }));
+  for (int strip : {1, 2, 7, 83}) {
+    CAPTURE(strip);
+    xp::inference::ObjectTracker tracker(mask.cols);
+    for (int y = 0; y < mask.rows; y += strip) {
+      const cv::Range r(y, std::min(mask.rows, y + strip));
+      tracker.add_rows(mask.rowRange(r), prob.rowRange(r));
+    }
+    const auto parts = tracker.finish();
+    REQUIRE(parts.size() == whole.size());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      CHECK(parts[i].area == whole[i].area);
+      CHECK(parts[i].x == whole[i].x);
+      CHECK(parts[i].y == whole[i].y);
+      CHECK(parts[i].width == whole[i].width);
+      CHECK(parts[i].height == whole[i].height);
+      CHECK(parts[i].centroid_x == whole[i].centroid_x);
+      CHECK(parts[i].mean_probability == whole[i].mean_probability);
+      CHECK(parts[i].max_probability == whole[i].max_probability);
+    }
+  }
 }
 
 TEST_CASE("export: safetensors round trip keeps names, order, dtypes, shapes and bytes") {

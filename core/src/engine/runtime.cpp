@@ -13,21 +13,26 @@
 
 namespace xp::engine {
 
-torch::Device resolve_device(const std::string& name) {
+torch::Device resolve_device(const std::string& name, const std::string& option,
+                             const std::vector<std::string>& other_values) {
+  const std::string given = option + " = '" + name + "'";
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available())
-      throw ConfigError("train.device = '" + name + "' but this LibTorch build or machine has no CUDA device; use "
-                        "'cpu' or 'auto'");
+      throw ConfigError(given + " but this LibTorch build or machine has no CUDA device; use 'cpu' or 'auto'");
     try {
       return torch::Device(name);
     } catch (const std::exception&) {
-      throw ConfigError("train.device = '" + name + "' is not a device name (use cpu, cuda or cuda:N)");
+      throw ConfigError(given + " is not a device name (use cpu, cuda or cuda:N)");
     }
   }
-  throw ConfigError("train.device = '" + name + "' is not a device name (use auto, cpu, cuda or cuda:N)" +
-                    did_you_mean(name, {"auto", "cpu", "cuda"}));
+  std::vector<std::string> values = other_values;
+  values.insert(values.end(), {"auto", "cpu", "cuda"});
+  std::string listed;
+  for (const auto& v : other_values) listed += v + ", ";
+  throw ConfigError(given + " is not a device name (use " + listed + "auto, cpu, cuda or cuda:N)" +
+                    did_you_mean(name, values));
 }
 
 void configure_cpu_threads(int64_t threads) {

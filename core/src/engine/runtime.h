@@ -47,7 +47,11 @@ struct Runtime {
   void place(torch::nn::Module& module) const;
 };
 
-torch::Device resolve_device(const std::string& name);
+// "auto" -> CUDA when there is a device, else the CPU; "cuda" without a device is a ConfigError.
+// `option` names the setting in messages (train.device, --device); `other_values` are values the
+// caller handles itself (listed in the messages and suggestions).
+torch::Device resolve_device(const std::string& name, const std::string& option = "train.device",
+                             const std::vector<std::string>& other_values = {});
 // torch's intra-op threads (0 = every core) and a single-threaded OpenBLAS under them.
 void configure_cpu_threads(int64_t threads);
 

@@ -12,6 +12,7 @@
 #include "engine/checkpoint.h"
 #include "engine/experiment_runner.h"
 #include "engine/mixed_precision.h"
+#include "engine/runtime.h"
 #include "xp/base/suggest.h"
 #include "xp/errors.h"
 #include "xp/rng.h"
@@ -19,22 +20,6 @@
 namespace xp::inference {
 
 namespace fs = std::filesystem;
-
-torch::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (name == "cpu") return torch::Device(torch::kCPU);
-  if (name.rfind("cuda", 0) == 0) {
-    if (!torch::cuda::is_available())
-      throw ConfigError("device '" + name + "' but this LibTorch build or machine has no CUDA device; use cpu or auto");
-    try {
-      return torch::Device(name);
-    } catch (const std::exception&) {
-      throw ConfigError("'" + name + "' is not a device name (use cpu, cuda or cuda:N)");
-    }
-  }
-  throw ConfigError("'" + name + "' is not a device name (use run, auto, cpu, cuda or cuda:N)" +
-                    did_you_mean(name, {"run", "auto", "cpu", "cuda"}));
-}
 
 LoadedRun load_run(const std::string& id, const fs::path& run_dir, const LoadOptions& options, PluginLoader& loader) {
   if (options.checkpoint != "best" && options.checkpoint != "last")
@@ -60,7 +45,7 @@ LoadedRun load_run(const std::string& id, const fs::path& run_dir, const LoadOpt
     // A run trained on a GPU still predicts on a machine without one.
     if (device.rfind("cuda", 0) == 0 && !torch::cuda::is_available()) device = "cpu";
   }
-  run.device = resolve_device(device);
+  run.device = engine::resolve_device(device, "--device", {"run"});
   const std::string precision = options.precision == "run" ? run.setup.options.precision : options.precision;
   run.precision = engine::precision_dtype(precision);
   if (!run.device.is_cuda()) run.precision = c10::ScalarType::Float;  // autocast here is CUDA-only

@@ -46,9 +46,6 @@ struct LoadedRun {
 LoadedRun load_run(const std::string& id, const std::filesystem::path& run_dir, const LoadOptions& options,
                    PluginLoader& loader);
 
-// "auto" -> CUDA when there is a device, else the CPU; "cuda" without a device is a ConfigError.
-torch::Device resolve_device(const std::string& name);
-
 // Decodes an image file the way the file-based datasets do: 3 channels = RGB, 1 = grey, 8-bit.
 // 16-bit files are scaled to 8 bits. Returns an empty Mat with `reason` set when the file cannot be
 // decoded (the caller skips it); throws xp::ConfigError when it decodes to a channel count the model

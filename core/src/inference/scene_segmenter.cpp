@@ -36,14 +36,14 @@ void store_rows(cv::Mat& map, int64_t y0, const torch::Tensor& rows) {
 
 }  // namespace
 
-SceneResult segment_scene(LoadedRun& run, const cv::Mat& scene, const SceneOptions& options) {
+void segment_scene(LoadedRun& run, SceneReader& scene, const SceneOptions& options, const SceneRowSink& sink) {
   if (run.setup.info.task != Task::Segmentation)
     throw ConfigError("run " + run.id + " is a classification run; scenes are for segmentation runs");
   if (run.setup.info.num_classes > 1)
     throw ConfigError("run " + run.id + " segments " + std::to_string(run.setup.info.num_classes) +
                       " classes; xp predict writes scenes of binary (one-channel) segmentation runs only");
-  if (scene.channels() != run.setup.info.channels)
-    throw ConfigError("the scene has " + std::to_string(scene.channels()) + " channels; run " + run.id +
+  if (scene.channels != run.setup.info.channels)
+    throw ConfigError("the scene has " + std::to_string(scene.channels) + " channels; run " + run.id +
                       "'s model takes " + std::to_string(run.setup.info.channels));
   if (options.merge != "mean" && options.merge != "max")
     throw ConfigError("merge '" + options.merge + "' is not a way to merge scales (use mean or max)" +
@@ -58,39 +58,64 @@ SceneResult segment_scene(LoadedRun& run, const cv::Mat& scene, const SceneOptio
   wo.device = run.device;
   wo.precision = run.precision;
   PrepareWindow prepare = [&run](const cv::Mat& window) { return prepare_image(run, window.clone(), 0); };
+  const double level = std::ceil(options.threshold * kProbabilityScale - 1e-9);
+  auto send = [&](int64_t y0, const cv::Mat& probability) {
+    cv::Mat mask;
+    cv::compare(probability, level, mask, cv::CMP_GE);
+    sink(y0, probability, mask);
+  };
 
-  SceneResult result;
-  result.probability = cv::Mat(scene.rows, scene.cols, CV_16U, cv::Scalar(0));
+  if (options.scales.size() == 1 && options.scales[0] == 1.0) {
+    // One scale: strips in, rows out.
+    sliding_window(
+        *run.setup.model, scene.height, scene.width,
+        [&scene](int64_t y0, int64_t n) { return scene.rows(static_cast<int>(y0), static_cast<int>(n)); }, prepare, wo,
+        [&](int64_t y0, const torch::Tensor& rows) {
+          cv::Mat q(static_cast<int>(rows.size(1)), static_cast<int>(rows.size(2)), CV_16U);
+          store_rows(q, 0, rows);
+          send(y0, q);
+        });
+    return;
+  }
+
+  // Several scales (or one other than 1): resizing takes the whole scene.
+  const cv::Mat whole = scene.rows(0, scene.height);
+  cv::Mat probability;
   for (size_t i = 0; i < options.scales.size(); ++i) {
     const double s = options.scales[i];
-    if (s == 1.0 && i == 0) {
-      sliding_window(*run.setup.model, scene, prepare, wo, [&](int64_t y0, const torch::Tensor& rows) {
-        store_rows(result.probability, y0, rows);
-      });
-      continue;
-    }
-    cv::Mat scaled = scene;
+    cv::Mat scaled = whole;
     if (s != 1.0) {
-      const cv::Size size(std::max(1, static_cast<int>(std::lround(scene.cols * s))),
-                          std::max(1, static_cast<int>(std::lround(scene.rows * s))));
-      cv::resize(scene, scaled, size, 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+      const cv::Size size(std::max(1, static_cast<int>(std::lround(whole.cols * s))),
+                          std::max(1, static_cast<int>(std::lround(whole.rows * s))));
+      cv::resize(whole, scaled, size, 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     }
     cv::Mat map(scaled.rows, scaled.cols, CV_16U, cv::Scalar(0));
     sliding_window(*run.setup.model, scaled, prepare, wo,
                    [&](int64_t y0, const torch::Tensor& rows) { store_rows(map, y0, rows); });
-    if (map.size() != scene.size()) cv::resize(map, map, scene.size(), 0, 0, cv::INTER_LINEAR);
+    if (map.size() != whole.size()) cv::resize(map, map, whole.size(), 0, 0, cv::INTER_LINEAR);
     if (i == 0) {
-      result.probability = map;
+      probability = map;
     } else if (options.merge == "max") {
-      cv::max(result.probability, map, result.probability);
+      cv::max(probability, map, probability);
     } else {
       // Running mean over the scales so far, in 16 bits.
-      cv::addWeighted(result.probability, static_cast<double>(i) / static_cast<double>(i + 1), map,
-                      1.0 / static_cast<double>(i + 1), 0.0, result.probability);
+      cv::addWeighted(probability, static_cast<double>(i) / static_cast<double>(i + 1), map,
+                      1.0 / static_cast<double>(i + 1), 0.0, probability);
     }
   }
-  const double level = std::ceil(options.threshold * kProbabilityScale - 1e-9);
-  cv::compare(result.probability, level, result.mask, cv::CMP_GE);
+  send(0, probability);
+}
+
+SceneResult segment_scene(LoadedRun& run, const cv::Mat& scene, const SceneOptions& options) {
+  auto reader = scene_from_mat(scene);
+  SceneResult result;
+  result.probability = cv::Mat(scene.rows, scene.cols, CV_16U, cv::Scalar(0));
+  result.mask = cv::Mat(scene.rows, scene.cols, CV_8U, cv::Scalar(0));
+  segment_scene(run, *reader, options, [&](int64_t y0, const cv::Mat& probability, const cv::Mat& mask) {
+    const cv::Range r(static_cast<int>(y0), static_cast<int>(y0) + probability.rows);
+    probability.copyTo(result.probability.rowRange(r));
+    mask.copyTo(result.mask.rowRange(r));
+  });
   return result;
 }
 

@@ -1,9 +1,12 @@
 #pragma once
 // A whole scene segmented with a finished run: sliding windows (sliding_window.h) at one or more
 // scales, merged, calibrated (the run's temperature and threshold), quantized as they arrive.
-// Host memory per scene pixel: the uint8 scene, a uint16 probability, a uint8 mask (plus a
-// uint16 map at each extra scale, s^2 of that); the device sees one batch of windows at a time.
+// At scale 1 alone the scene is read a window-high strip at a time and finished rows leave through a
+// callback, so host memory grows with the scene's width times the window, not with its area;
+// multi-scale inference holds the uint8 scene and a uint16 map per scale. The device sees one
+// batch of windows at a time.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,7 @@
 
 #include "inference/objects.h"
 #include "inference/run_model.h"
+#include "inference/scene_raster.h"
 #include "inference/sliding_window.h"
 
 namespace xp::inference {
@@ -31,8 +35,14 @@ struct SceneResult {
 // transforms. Throws xp::ConfigError when the dataset has no sample to measure.
 std::pair<int64_t, int64_t> training_tile_size(const LoadedRun& run);
 
+// Finished rows [y0, y0 + probability.rows) of a scene: CV_16U probabilities and the CV_8U mask.
+using SceneRowSink = std::function<void(int64_t y0, const cv::Mat& probability, const cv::Mat& mask)>;
+
 // Binary (one-channel) segmentation runs only; throws xp::ConfigError otherwise or when the scene
-// has another channel count than the model takes.
+// has another channel count than the model takes. Rows reach `sink` once each, top to bottom.
+void segment_scene(LoadedRun& run, SceneReader& scene, const SceneOptions& options, const SceneRowSink& sink);
+
+// The whole scene in memory, the whole result back (tests, small scenes).
 SceneResult segment_scene(LoadedRun& run, const cv::Mat& scene, const SceneOptions& options);
 
 }  // namespace xp::inference

@@ -67,30 +67,27 @@ torch::Tensor probabilities(const torch::Tensor& logits, double temperature) {
 
 }  // namespace
 
-void sliding_window(Model& model, const cv::Mat& scene, const PrepareWindow& prepare,
-                    const SlidingWindowOptions& o, const RowSink& sink) {
+namespace {
+
+void check_options(const SlidingWindowOptions& o) {
   if (o.window_h < 1 || o.window_w < 1) throw ConfigError("the window size must be at least 1 x 1");
   if (!(o.overlap >= 0 && o.overlap <= 0.95)) throw ConfigError("overlap must be in [0, 0.95]");
   if (!(o.temperature > 0)) throw ConfigError("temperature must be > 0");
-  if (scene.empty()) throw ConfigError("empty scene");
-  const auto views = tta_views(o.tta);
   if (o.window_h != o.window_w)
-    for (const auto& v : views)
+    for (const auto& v : tta_views(o.tta))
       if (v.transpose) throw ConfigError("TTA d4 (transposed views) needs a square window");
+}
 
-  // A scene smaller than a window: reflect-pad it, predict, crop.
-  cv::Mat padded = scene;
-  const int64_t H = scene.rows, W = scene.cols;
-  if (H < o.window_h || W < o.window_w) {
-    const int bottom = static_cast<int>(std::max<int64_t>(0, o.window_h - H));
-    const int right = static_cast<int>(std::max<int64_t>(0, o.window_w - W));
-    cv::copyMakeBorder(scene, padded, 0, bottom, 0, right, H > 1 && W > 1 ? cv::BORDER_REFLECT_101 : cv::BORDER_REPLICATE);
-  }
-  const int64_t PH = padded.rows, PW = padded.cols;
+// The windows over a PH x PW scene (at least one window each way); rows [0, H) x [0, W) are sent.
+void slide(Model& model, int64_t PH, int64_t PW, int64_t H, int64_t W, const ReadRows& read,
+           const PrepareWindow& prepare, const SlidingWindowOptions& o, const RowSink& sink) {
+  const auto views = tta_views(o.tta);
   const auto ys = window_origins(PH, o.window_h, o.overlap);
   const auto xs = window_origins(PW, o.window_w, o.overlap);
   const torch::Tensor weight = blend_weights(o.window_h, o.window_w, o.blend);
 
+  cv::Mat strip;
+  int64_t strip_y = -1;
   struct Job {
     int64_t y, x;
   };
@@ -102,8 +99,15 @@ void sliding_window(Model& model, const cv::Mat& scene, const PrepareWindow& pre
     const size_t end = std::min(jobs.size(), begin + static_cast<size_t>(std::max<int64_t>(1, o.batch_size)));
     std::vector<torch::Tensor> inputs;
     for (size_t j = begin; j < end; ++j) {
-      cv::Mat window = padded(cv::Rect(static_cast<int>(jobs[j].x), static_cast<int>(jobs[j].y),
-                                       static_cast<int>(o.window_w), static_cast<int>(o.window_h)));
+      // Windows come row by row: one strip of the scene per row of windows (batches are prepared
+      // one at a time, so only one thread touches the strip).
+      if (jobs[j].y != strip_y) {
+        strip = cv::Mat();
+        strip = read(jobs[j].y, o.window_h);
+        strip_y = jobs[j].y;
+      }
+      cv::Mat window = strip(cv::Rect(static_cast<int>(jobs[j].x), 0, static_cast<int>(o.window_w),
+                                      static_cast<int>(o.window_h)));
       torch::Tensor t = prepare(window);
       if (t.dim() != 3 || t.size(1) != o.window_h || t.size(2) != o.window_w)
         throw ConfigError("the evaluation transforms turn a " + std::to_string(o.window_h) + " x " +
@@ -171,6 +175,36 @@ void sliding_window(Model& model, const cv::Mat& scene, const PrepareWindow& pre
     begin = following;
   }
   emit(PH);
+}
+
+}  // namespace
+
+void sliding_window(Model& model, const cv::Mat& scene, const PrepareWindow& prepare, const SlidingWindowOptions& o,
+                    const RowSink& sink) {
+  check_options(o);
+  if (scene.empty()) throw ConfigError("empty scene");
+  // A scene smaller than a window: reflect-pad it, predict, crop.
+  cv::Mat padded = scene;
+  const int64_t H = scene.rows, W = scene.cols;
+  if (H < o.window_h || W < o.window_w) {
+    const int bottom = static_cast<int>(std::max<int64_t>(0, o.window_h - H));
+    const int right = static_cast<int>(std::max<int64_t>(0, o.window_w - W));
+    cv::copyMakeBorder(scene, padded, 0, bottom, 0, right, H > 1 && W > 1 ? cv::BORDER_REFLECT_101 : cv::BORDER_REPLICATE);
+  }
+  slide(model, padded.rows, padded.cols, H, W,
+        [&padded](int64_t y0, int64_t n) { return padded.rowRange(static_cast<int>(y0), static_cast<int>(y0 + n)); },
+        prepare, o, sink);
+}
+
+void sliding_window(Model& model, int64_t height, int64_t width, const ReadRows& read, const PrepareWindow& prepare,
+                    const SlidingWindowOptions& o, const RowSink& sink) {
+  check_options(o);
+  if (height < 1 || width < 1) throw ConfigError("empty scene");
+  if (height < o.window_h || width < o.window_w) {  // small: read whole, padded
+    sliding_window(model, read(0, height), prepare, o, sink);
+    return;
+  }
+  slide(model, height, width, height, width, read, prepare, o, sink);
 }
 
 }  // namespace xp::inference

@@ -3,7 +3,8 @@
 // tile size slide over the scene with an overlap; each window's probabilities are weighted by a
 // blending window (high in the centre, low at the edges, so seams do not show) and accumulated;
 // the result is the weighted mean. Windows are batched on the device while the next batch is cut
-// and prepared on a CPU thread. Memory: the scene stays uint8 on the host; the float accumulator
+// and prepared on a CPU thread. Memory: the scene stays uint8 on the host (or is read a strip at a
+// time); the float accumulator
 // holds one window-high band of rows (C x window x width), and finished rows leave through a
 // callback in order, so the probabilities of the whole scene never exist as one float tensor.
 
@@ -42,9 +43,17 @@ torch::Tensor blend_weights(int64_t h, int64_t w, const std::string& blend);
 
 const std::vector<std::string>& segmentation_tta_modes();
 
+// Rows [y0, y0 + n) of the scene, full width, uint8 HWC (a strip read from disk or a view).
+using ReadRows = std::function<cv::Mat(int64_t y0, int64_t n)>;
+
 // Scenes smaller than a window are padded (reflected) to the window size and cropped back.
 // Throws xp::ConfigError for bad options.
 void sliding_window(Model& model, const cv::Mat& scene, const PrepareWindow& prepare,
+                    const SlidingWindowOptions& options, const RowSink& sink);
+
+// The same over a scene of height x width read a window-high strip at a time, each strip once per
+// row of windows: host memory holds one strip of pixels and one band of the accumulator.
+void sliding_window(Model& model, int64_t height, int64_t width, const ReadRows& read, const PrepareWindow& prepare,
                     const SlidingWindowOptions& options, const RowSink& sink);
 
 }  // namespace xp::inference
