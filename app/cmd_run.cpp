@@ -14,6 +14,7 @@
 #include "config/dry_build.h"
 #include "config/experiment.h"
 #include "distributed/launcher.h"
+#include "distributed/world.h"
 #include "engine/experiment_runner.h"
 #include "options.h"
 #include "plugin_loader.h"
@@ -195,6 +196,23 @@ int run(const std::vector<std::string>& args) {
                         "or let the launcher (torchrun, srun) start the ranks");
     return launch_ranks(args, nproc_per_node);
   }
+
+  // Ranks other than 0 of a data-parallel run train their share silently: rank 0 speaks for the
+  // run (its id, epochs, summary); their errors still reach stderr.
+  struct MuteStdout {
+    std::streambuf* saved = nullptr;
+    explicit MuteStdout(bool mute) {
+      if (mute) saved = std::cout.rdbuf(nullptr);
+    }
+    ~MuteStdout() {
+      if (saved) {
+        std::cout.rdbuf(saved);
+        std::cout.clear();
+      }
+    }
+  };
+  const distributed::World world = distributed::discover_world();
+  const MuteStdout mute(world.distributed() && !world.is_rank0());
 
   const std::filesystem::path registry_path =
       registry_option.empty() ? default_registry_path() : std::filesystem::path(registry_option);
