@@ -15,7 +15,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; tail -n 30 "$tmp"/runs/sweeps/*/slurm-*.out "$tmp"/slurm/log/*.log 2>/dev/null >&2 || true; exit 1; }
 
-eval "$(bash "$cluster" start "$tmp/slurm")"
+# Not eval "$(...)": that would hide a cluster that failed to start.
+env_line=$(bash "$cluster" start "$tmp/slurm") || fail "the throwaway Slurm did not start"
+eval "$env_line"
 reg="$tmp/runs/registry.db"
 
 cat > "$tmp/base.toml" <<TOML

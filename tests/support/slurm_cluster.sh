@@ -26,9 +26,11 @@ s=[socket.socket() for _ in range(2)]
 print(" ".join(str(x.getsockname()[1]) for x in s))')
     read -r ctld_port d_port <<< "$ports"
     user=$(id -un)
+    # Addresses given outright: a fresh machine (or a chroot) need not resolve its own hostname.
+    host=$(hostname -s)
     cat > "$dir/slurm.conf" <<CONF
 ClusterName=xptest
-SlurmctldHost=$(hostname -s)
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$d_port
 AuthType=auth/munge
@@ -53,7 +55,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 SlurmdParameters=config_overrides
-$(slurmd -C | head -1) State=UNKNOWN
+$(slurmd -C | head -1) NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 CONF
     export SLURM_CONF="$dir/slurm.conf"
