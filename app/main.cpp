@@ -1,12 +1,14 @@
 // xp: the experiment host. Dispatches to subcommands and turns every error into a clear message
 // and a documented exit code.
 #include <algorithm>
+#include <stdexcept>
 #include <iostream>
 
 #include <torch/version.h>
 
 #include "command.h"
 #include "options.h"
+#include "torch_commands.h"
 #include "xp/base/suggest.h"
 #include "xp/errors.h"
 #include "xp/version.h"
@@ -20,7 +22,22 @@ std::vector<Command>& commands() {
 
 namespace {
 
+// Loads the training commands' module and checks it registered exactly the names main dispatches
+// to it by; a command added to the module but not to torch_command_names() would be unreachable.
+void load_torch_commands_checked() {
+  load_torch_commands();
+  for (const auto& name : torch_command_names()) {
+    bool found = std::any_of(commands().begin(), commands().end(), [&](const Command& c) { return c.name == name; });
+    if (!found) throw std::logic_error("xp's training commands module does not register '" + name + "'");
+  }
+}
+
 void print_help() {
+  try {
+    load_torch_commands_checked();
+  } catch (const std::exception& e) {
+    std::cerr << "warning: " << e.what() << "\n";
+  }
   std::cout << "xp " << XP_VERSION_STRING << ": experiments for deep learning on LibTorch\n\n"
             << "usage: xp <command> [options]    (xp <command> --help for its options)\n\ncommands:\n";
   auto all = commands();
@@ -54,8 +71,15 @@ int main(int argc, char** argv) {
     print_version();
     return kOk;
   }
-  std::vector<std::string> names;
+  std::vector<std::string> names = torch_command_names();
   for (const auto& c : commands()) names.push_back(c.name);
+  try {
+    if (std::find(torch_command_names().begin(), torch_command_names().end(), args[0]) != torch_command_names().end())
+      load_torch_commands_checked();
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kRunFailed;
+  }
   auto it = std::find_if(commands().begin(), commands().end(), [&](const Command& c) { return c.name == args[0]; });
   if (it == commands().end()) {
     std::cerr << "xp: unknown command '" << args[0] << "'" << xp::did_you_mean(args[0], names)

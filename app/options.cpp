@@ -4,7 +4,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "plugin_loader.h"
 #include "xp/base/suggest.h"
 
 namespace xp::cli {
@@ -54,14 +53,6 @@ const char* const kRegistryOptionHelp =
 
 void add_registry_option(po::options_description& desc, std::string& registry) {
   desc.add_options()("registry", po::value(&registry), kRegistryOptionHelp);
-}
-
-void load_plugins(const std::vector<std::string>& extra) {
-  static PluginLoader loader;
-  std::vector<std::filesystem::path> paths(extra.begin(), extra.end());
-  std::vector<std::string> problems;
-  loader.load_all(paths, problems);
-  for (const auto& p : problems) std::cerr << "warning: skipped plugin library " << p << "\n";
 }
 
 }  // namespace xp::cli

@@ -95,4 +95,20 @@ expect_rc 2 "$XP" report seg --registry "$db" --metric scor
 grep -q "did you mean 'score'" "$tmp/err" || fail "metric suggestion"
 expect_rc 2 "$XP" report sge --registry "$db"
 grep -q "did you mean 'seg'" "$tmp/err" || fail "experiment suggestion"
+# The registry commands never load LibTorch (its start alone is ~1 s: docs/performance.md); the
+# binary loads the training commands' module only for the commands that need it.
+if ldd "$XP" | grep -q 'libtorch'; then fail "the xp binary links LibTorch: $(ldd "$XP" | grep torch)"; fi
+for cmd in "runs --registry $db" "show r0old0001abcd --registry $db" "report seg --registry $db --metric score"; do
+  # shellcheck disable=SC2086
+  LD_DEBUG=files "$XP" $cmd > /dev/null 2> "$tmp/ld" || fail "xp $cmd"
+  if grep -q 'libtorch\|libxp_torch_commands' "$tmp/ld"; then fail "xp $cmd loaded LibTorch"; fi
+done
+LD_DEBUG=files "$XP" validate --help > /dev/null 2> "$tmp/ld" || fail "xp validate --help"
+grep -q 'libxp_torch_commands' "$tmp/ld" || fail "xp validate did not load the training commands module"
+# Every command the help lists answers --help (the module registers every name the binary expects).
+expect_rc 0 "$XP" --help
+for cmd in $(sed -n 's/^  \([a-z]\+\)  .*/\1/p' "$tmp/out"); do
+  "$XP" "$cmd" --help > /dev/null || fail "xp $cmd --help"
+done
+[[ $(sed -n 's/^  \([a-z]\+\)  .*/\1/p' "$tmp/out" | wc -l) -ge 14 ]] || { cat "$tmp/out"; fail "xp --help lists too few commands"; }
 echo "registry commands: ok"
