@@ -22,8 +22,8 @@ std::vector<Command>& commands() {
 
 namespace {
 
-// Loads the training commands' module and checks it registered exactly the names main dispatches
-// to it by; a command added to the module but not to torch_command_names() would be unreachable.
+// Loads the training commands' module and checks it registered every name main dispatches
+// to it by (a name in torch_command_names() that the module lacks would fail only when used).
 void load_torch_commands_checked() {
   load_torch_commands();
   for (const auto& name : torch_command_names()) {
