@@ -66,6 +66,7 @@ set -e
 "$XP" run --resume "$run_dir" --registry "$reg" > second.txt 2> second_err.txt || { cat second.txt second_err.txt; fail "resume"; }
 grep -q "marked crashed" second_err.txt || { cat second_err.txt; fail "the killed run was not marked crashed"; }
 grep -q "resumed from" second.txt || { cat second.txt; fail "no 'resumed from' line"; }
+grep -q "missing ones stay missing" second.txt && { cat second.txt; fail "a finished epoch lost its metrics.csv row to the kill"; }
 grep -q "finished" second.txt || { cat second.txt; fail "resumed run did not finish"; }
 "$XP" runs --registry "$reg" --format csv | grep -q finished || fail "registry does not show the run finished"
 

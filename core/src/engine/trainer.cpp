@@ -105,8 +105,10 @@ TrainResult train(TrainSetup& s, const TrainContext& c) {
   if (dist) callbacks.emplace<DistributedStartCallback>(*dist, *s.model);
   callbacks.emplace<BestMetricCallback>();
   if (has_run_dir) {
-    callbacks.emplace<CheckpointCallback>(c.run_dir, step, o.checkpoint);
+    // metrics.csv before the checkpoint: a kill between the two leaves a row past the checkpoint,
+    // which the resume drops and trains again, never a finished epoch without its row.
     callbacks.emplace<RunFilesCallback>(files);
+    callbacks.emplace<CheckpointCallback>(c.run_dir, step, o.checkpoint);
     if (o.tensorboard.enabled)
       callbacks.emplace<TensorBoardCallback>(c.run_dir / "tensorboard", o.tensorboard, c.hparams, c.pixel_normalization);
   }

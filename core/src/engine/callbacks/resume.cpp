@@ -131,6 +131,11 @@ void ResumeCallback::on_fit_start(TrainState& state) {
   // Rows past the checkpoint (written after it, before a crash) would be duplicated.
   while (!state.history.empty() && state.history.back()["epoch"] > static_cast<double>(p.epoch))
     state.history.pop_back();
+  // A finished epoch without its row (metrics.csv edited, or written by an xp that saved the
+  // checkpoint first) cannot be trained again: say so rather than resume with a silent gap.
+  if (static_cast<int64_t>(state.history.size()) < p.epoch)
+    log_.line("note: metrics.csv has rows for " + std::to_string(state.history.size()) + " of the " +
+              std::to_string(p.epoch) + " epochs the checkpoint finished; the missing ones stay missing");
   // The checkpoint holds the unfinished epoch's training loss summed over all ranks (the fit loop
   // reduces it before an interrupt's checkpoint): rank 0 carries it on, the others start from zero.
   if (data_parallel && !dist_->is_rank0()) {
