@@ -44,6 +44,18 @@ void check_allowed(const std::string& label, const ParamSpec& spec, const Value&
                     node.where);
 }
 
+// An auto/on/off parameter (its choices include "on" and "off"): `true` and `false` mean "on"
+// and "off", so a switch that gained an "auto" keeps accepting the experiments written for it.
+bool is_switch(const ParamSpec& spec) {
+  bool on = false, off = false;
+  for (const auto& c : spec.choices)
+    if (c.type() == Value::Type::String) {
+      on = on || c.as_string() == "on";
+      off = off || c.as_string() == "off";
+    }
+  return on && off;
+}
+
 // A scalar of the element type `want` (Bool, Int, Float or String), or nullopt-like None.
 Value scalar_as(ParamType want, const Node& n) {
   if (!n.is_scalar()) return Value();
@@ -98,6 +110,9 @@ Value validate_one(const std::string& label, const std::string& owner, const Par
     case ParamType::Float:
     case ParamType::String: {
       Value v = scalar_as(spec.type, n);
+      if (v.is_none() && spec.type == ParamType::String && is_switch(spec) && n.is_scalar() &&
+          n.scalar.type() == Value::Type::Bool)
+        v = Value(std::string(n.scalar.as_bool() ? "on" : "off"));
       if (v.is_none()) wrong_type(label, spec, n);
       check_allowed(label, spec, v, n);
       return v;

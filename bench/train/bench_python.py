@@ -25,8 +25,10 @@ class SimpleCnn(nn.Module):
                                   nn.Linear(128, classes))
 
     def forward(self, x):
-        x = F.adaptive_avg_pool2d(self.backbone(x), (7, 7)).flatten(1)
-        return self.head(x)
+        x = self.backbone(x)
+        if x.shape[-2:] != (7, 7):  # as the plugin: the identity pooling is skipped
+            x = F.adaptive_avg_pool2d(x, (7, 7))
+        return self.head(x.flatten(1))
 
 
 class Block(nn.Module):

@@ -1,6 +1,7 @@
 // The xp side of bench/train: trains a model plugin (simple_cnn or resnet) through the xp engine
 // (loader threads, collation, optimizer groups, schedule, loss check every step) on in-memory
-// uint8 images for a fixed number of steps, and prints `xp <model> <steps/s>`.
+// uint8 images for a fixed number of steps, and prints `xp <model> <steps/s>`. CHANNELS_LAST is
+// train.channels_last (auto, on, off; default auto).
 //
 // Built and run by bench/train/run.sh against a build tree of xp.
 #include <chrono>
@@ -62,7 +63,7 @@ xp::Params plugin_params(const std::string& name, const xp::Value::Table& overri
 
 int main(int argc, char** argv) {
   if (argc < 6) {
-    std::cerr << "usage: bench_xp MODEL STEPS WARMUP BATCH THREADS [PLUGIN_DIR]\n";
+    std::cerr << "usage: bench_xp MODEL STEPS WARMUP BATCH THREADS [PLUGIN_DIR [CHANNELS_LAST]]\n";
     return 2;
   }
   const std::string model = argv[1];
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> problems;
   std::vector<std::filesystem::path> extra;
   if (argc > 6) extra.push_back(argv[6]);
+  const std::string channels_last = argc > 7 ? argv[7] : "auto";  // train.channels_last
   loader.load_all(extra, problems);
 
   auto run = [&](int64_t n_steps) {
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
     s.options.batch_size = batch;
     s.options.max_steps_per_epoch = n_steps;
     s.options.threads = threads;
+    s.options.channels_last = channels_last;
     s.options.workers = 1;  // conversion happens off the training thread, as in xp run
     s.options.optimizer.name = "adamw";
     s.options.optimizer.lr = 1e-3;

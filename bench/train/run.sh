@@ -7,7 +7,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-build="${1:-$root/build}"
+build="$(cd "${1:-$root/build}" && pwd)"
 steps="${2:-60}"
 batch="${3:-64}"
 threads="${4:-2}"
@@ -27,12 +27,16 @@ if [ ! -x "$bin" ] || [ "$here/bench_xp.cpp" -nt "$bin" ] || [ "$build/lib/libxp
     -ltorch -ltorch_cpu -lc10 -lopencv_core -lpthread
 fi
 
-printf "%-12s %12s %12s %8s\n" model "xp steps/s" "py steps/s" "xp/py"
+# xp twice: as it trains by default (train.channels_last = auto: NHWC on a oneDNN CPU) and with
+# channels_last = off (NCHW, the layout the Python script uses), to show what the layout is worth.
+printf "%-12s %12s %14s %12s %8s %10s\n" model "xp steps/s" "xp NCHW st/s" "py steps/s" "xp/py" "NCHW/py"
 for model in simple_cnn resnet; do
-  xp_rate=$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" | awk '{print $3}')
+  xp_rate=$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" auto | awk '{print $3}')
+  nchw_rate=$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" off | awk '{print $3}')
   py_rate=$(/usr/bin/python3 "$here/bench_python.py" --model "$model" --steps "$steps" --warmup "$warmup" \
             --batch "$batch" --threads "$threads" | awk '{print $3}')
   ratio=$(/usr/bin/python3 -c "print(f'{$xp_rate / $py_rate:.2f}')")
-  printf "%-12s %12s %12s %8s\n" "$model" "$xp_rate" "$py_rate" "$ratio"
+  nchw_ratio=$(/usr/bin/python3 -c "print(f'{$nchw_rate / $py_rate:.2f}')")
+  printf "%-12s %12s %14s %12s %8s %10s\n" "$model" "$xp_rate" "$nchw_rate" "$py_rate" "$ratio" "$nchw_ratio"
 done
 echo "batch $batch, $threads threads, $steps timed steps after $warmup warm-up steps, $(nproc) cores" >&2

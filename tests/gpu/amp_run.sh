@@ -9,7 +9,7 @@ for precision in bf16 fp16; do
   out="$tmp/$precision.txt"
   "$XP" run "$XP_SOURCE_DIR/experiments/focal_vs_tversky.toml" --variant tversky --seeds 1 \
     --registry "$tmp/$precision/registry.db" --set train.device=\"cuda\" --set train.precision=\"$precision\" \
-    --set train.channels_last=true --set train.cudnn_benchmark=true --set train.epochs=2 > "$out" 2>&1 \
+    --set train.channels_last=on --set train.cudnn_benchmark=true --set train.epochs=2 > "$out" 2>&1 \
     || { cat "$out"; echo "FAIL: $precision run"; exit 1; }
   cat "$out"
   grep -q "finished" "$out" || { echo "FAIL: $precision run did not finish"; exit 1; }

@@ -18,7 +18,17 @@ case "$cmd" in
     dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
     chmod 400 "$dir/munge/munge.key"
     # --force: the socket lives under /tmp, which munged would otherwise refuse as world-writable.
-    munged --force --socket="$dir/munge/munge.sock" --key-file="$dir/munge/munge.key" \
+    # A daemon that does not start says why: its own message and its log, not a silent exit.
+    started() {  # NAME COMMAND...
+      local name=$1
+      shift
+      "$@" > "$dir/log/$name.start" 2>&1 && return 0
+      echo "$name did not start ($*):" >&2
+      cat "$dir/log/$name.start" >&2
+      [ -f "$dir/log/$name.log" ] && tail -20 "$dir/log/$name.log" >&2
+      exit 1
+    }
+    started munged munged --force --socket="$dir/munge/munge.sock" --key-file="$dir/munge/munge.key" \
       --log-file="$dir/log/munged.log" --pid-file="$dir/munge/munged.pid" --seed-file="$dir/munge/seed"
     ports=$(python3 -c 'import socket
 s=[socket.socket() for _ in range(2)]
@@ -28,6 +38,8 @@ print(" ".join(str(x.getsockname()[1]) for x in s))')
     user=$(id -un)
     # Addresses given outright: a fresh machine (or a chroot) need not resolve its own hostname.
     host=$(hostname -s)
+    node=$(slurmd -C 2>&1 | head -1)
+    case "$node" in NodeName=*) ;; *) echo "slurmd -C did not describe this node: $node" >&2; exit 1 ;; esac
     cat > "$dir/slurm.conf" <<CONF
 ClusterName=xptest
 SlurmctldHost=$host(127.0.0.1)
@@ -55,12 +67,12 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 SlurmdParameters=config_overrides
-$(slurmd -C | head -1) NodeAddr=127.0.0.1 State=UNKNOWN
+$node NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 CONF
     export SLURM_CONF="$dir/slurm.conf"
-    slurmctld -f "$SLURM_CONF"
-    slurmd -f "$SLURM_CONF"
+    started slurmctld slurmctld -f "$SLURM_CONF"
+    started slurmd slurmd -f "$SLURM_CONF"
     for _ in $(seq 1 300); do
       state=$(sinfo -h -o %t 2>/dev/null || true)
       [ "$state" = idle ] && { echo "export SLURM_CONF=$SLURM_CONF"; exit 0; }

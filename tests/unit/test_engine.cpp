@@ -348,6 +348,52 @@ TEST_CASE("engine: normalize_on_device = on trains as the loader-side conversion
   CHECK(log_auto.find("images leave the loader as uint8") == std::string::npos);
 }
 
+// Two convolutions (the second's weight is 4 x 4 x 3 x 3, where NCHW and NHWC strides differ).
+class TinyConvNet : public xp::Model {
+ public:
+  TinyConvNet() {
+    conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)));
+    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 4, 3).padding(1)));
+    head = register_module("head", torch::nn::Linear(4, 2));
+  }
+  xp::ModelOutput forward(const torch::Tensor& x) override {
+    auto h = torch::relu(conv2->forward(torch::relu(conv1->forward(x))));
+    return {head->forward(torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1)), {}};
+  }
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+
+TEST_CASE("engine: train.channels_last trains as NCHW does; auto means NHWC on a oneDNN CPU") {
+  auto run = [](const std::string& mode, std::string* log) {
+    auto s = make_setup(3);
+    torch::manual_seed(99);
+    auto net = std::make_shared<TinyConvNet>();
+    s.model = net;
+    s.options.device = "cpu";
+    s.options.channels_last = mode;
+    std::ostringstream sink;
+    auto r = train(s, quiet_context(sink));
+    *log = sink.str();
+    const bool nhwc = net->conv2->weight.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
+                      !net->conv2->weight.is_contiguous();
+    return std::make_tuple(comparable(r.history), weights(*s.model), nhwc);
+  };
+  std::string log_off, log_on, log_auto;
+  auto [off_history, off_weights, off_nhwc] = run("off", &log_off);
+  auto [on_history, on_weights, on_nhwc] = run("on", &log_on);
+  auto [auto_history, auto_weights, auto_nhwc] = run("auto", &log_auto);
+  CHECK_FALSE(off_nhwc);
+  CHECK(on_nhwc);
+  CHECK(auto_nhwc == at::hasMKLDNN());
+  CHECK(((log_auto.find("channels_last (NHWC)") != std::string::npos) == at::hasMKLDNN()));
+  CHECK(log_on.find("channels_last (NHWC)") == std::string::npos);  // asked for: nothing to explain
+  REQUIRE(on_history.size() == off_history.size());
+  for (size_t e = 0; e < on_history.size(); ++e)
+    for (const auto& [k, v] : off_history[e]) CHECK(on_history[e].at(k) == doctest::Approx(v).epsilon(1e-4));
+  for (size_t i = 0; i < on_weights.size(); ++i) CHECK(torch::allclose(on_weights[i], off_weights[i], 1e-4, 1e-5));
+}
+
 TEST_CASE("engine: gradient accumulation equals the larger batch") {
   auto run = [](int64_t batch, int64_t accumulate) {
     auto s = make_setup();

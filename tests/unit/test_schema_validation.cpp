@@ -111,3 +111,20 @@ TEST_CASE("schema validation: an unknown plugin of a kind nothing provides says 
                        "--plugin-path or [plugins] paths)",
                        ConfigError);
 }
+
+TEST_CASE("schema validation: an auto/on/off switch also takes true and false") {
+  Schema s("switches");
+  s.add_string("layout", "auto", "a switch").choices({"auto", "on", "off"})
+      .add_string("mode", "a", "not a switch").choices({"a", "on"});
+  auto validate = [&](const std::string& text) {
+    return validate_params(parse_toml_text(text, "w.toml"), s, "[train]");
+  };
+  CHECK(validate("layout = true\n").at("layout").as_string() == "on");
+  CHECK(validate("layout = false\n").at("layout").as_string() == "off");
+  CHECK(validate("layout = \"auto\"\n").at("layout").as_string() == "auto");
+  CHECK_THROWS_WITH_AS(validate("layout = 1\n"), "w.toml:1:10: [train]: 'layout' must be string, got integer 1",
+                       ConfigError);
+  // Without both "on" and "off" among the choices a bool stays a type error.
+  CHECK_THROWS_WITH_AS(validate("mode = true\n"), "w.toml:1:8: [train]: 'mode' must be string, got bool true",
+                       ConfigError);
+}

@@ -12,6 +12,8 @@
 // Every number is checked once, here, for all plugins: NaN and +-inf are refused for every Int,
 // Float and list element (a learning rate of `nan` parses as TOML but can only corrupt a run),
 // unless the parameter says .allow_nonfinite() (e.g. a clipping bound where `inf` means "none").
+// A string parameter whose choices include "on" and "off" (a switch with "auto") also accepts
+// `true` and `false` for them.
 
 #include <memory>
 #include <optional>

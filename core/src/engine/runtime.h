@@ -54,5 +54,9 @@ torch::Device resolve_device(const std::string& name, const std::string& option 
                              const std::vector<std::string>& other_values = {});
 // torch's intra-op threads (0 = every core) and a single-threaded OpenBLAS under them.
 void configure_cpu_threads(int64_t threads);
+// Large CPU tensors reuse freed heap memory instead of a fresh mmap each (glibc malloc settings).
+void keep_freed_memory();
+// train.channels_last ("auto", "on", "off") on this device: auto = on the CPU when LibTorch has oneDNN.
+bool use_channels_last(const std::string& setting, const torch::Device& device);
 
 }  // namespace xp::engine

@@ -66,7 +66,7 @@ TrainOptions TrainOptions::from_params(const Params& train) {
   o.device = r.s("device");
   o.precision = r.s("precision");
   o.console = r.strings("console");
-  o.channels_last = r.b("channels_last");
+  o.channels_last = r.s("channels_last");
   o.cudnn_benchmark = r.b("cudnn_benchmark");
   o.pin_memory = r.b("pin_memory");
   o.normalize_on_device = r.s("normalize_on_device");

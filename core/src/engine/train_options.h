@@ -74,7 +74,8 @@ struct TrainOptions {
   int64_t workers = -1, prefetch = 4, threads = 0, max_steps_per_epoch = 0, eval_every = 1;
   bool drop_last = true;
   std::string device = "auto", precision = "fp32";
-  bool channels_last = false, cudnn_benchmark = false, pin_memory = true;
+  std::string channels_last = "auto";  // auto | on | off
+  bool cudnn_benchmark = false, pin_memory = true;
   std::string normalize_on_device = "auto";  // auto | on | off
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
