@@ -13,7 +13,7 @@
 #include <string>
 
 #include "engine/tensorboard_events.h"
-#include "support/tfevents_reader.h"
+#include "../support/tfevents_reader.h"
 #include "util/tfrecord_writer.h"
 
 namespace {

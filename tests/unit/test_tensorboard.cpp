@@ -16,10 +16,11 @@
 #include "engine/sample_images.h"
 #include "engine/tensorboard_events.h"
 #include "engine/tensorboard_writer.h"
-#include "support/tfevents_reader.h"
 #include "util/crc32c.h"
 #include "util/protobuf_encoder.h"
 #include "util/tfrecord_writer.h"
+
+#include "../support/tfevents_reader.h"
 
 namespace fs = std::filesystem;
 namespace tb = xp::engine::tensorboard;
