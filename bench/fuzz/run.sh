@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 minutes=${1:-5}
 jobs=${FUZZ_JOBS:-1}
 build=${XP_FUZZ_BUILD_DIR:-build-fuzz}
-targets=${FUZZ_TARGETS:-"where sweep_config jpeg experiment"}
+targets=${FUZZ_TARGETS:-"where sweep_config jpeg experiment idx csv checkpoint tensorboard"}
 if [ ! -f "$build/CMakeCache.txt" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXP_FUZZ=ON -DXP_USE_PCH=OFF
 fi
@@ -26,8 +26,12 @@ for t in $targets; do
   mkdir -p "$corpus" "$crashes"
   echo "== fuzz_$t for $minutes min ($jobs job(s)); corpus $corpus"
   set +e
+  # -jobs=N makes libFuzzer fork N workers that log to ./fuzz-<i>.log (not into fuzz_$t.log, so the
+  # statistics below would be missing): one process runs in the foreground.
+  parallel=()
+  [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
   "$build/fuzz_$t" "$corpus" "tests/fuzz/$t" -max_total_time=$((minutes * 60)) -timeout=10 -rss_limit_mb=4096 \
-    -max_len=65536 -artifact_prefix="$crashes/" -print_final_stats=1 -jobs="$jobs" -workers="$jobs" \
+    -max_len=65536 -artifact_prefix="$crashes/" -print_final_stats=1 "${parallel[@]}" \
     > "$build/fuzz_$t.log" 2>&1
   rc=$?
   set -e

@@ -4,52 +4,13 @@
 // named "group/label" (docs/plugins.md, class_groups).
 #include <xp/plugin.h>
 
-#include <algorithm>
-#include <cctype>
-#include <filesystem>
-#include <fstream>
-#include <set>
-
+#include "csv_split.h"
 #include "image_file.h"
 #include "split_carving.h"
 
 namespace {
 
-namespace fs = std::filesystem;
-
-// One CSV record (RFC 4180: quoted fields may hold commas and doubled quotes). Returns false on an
-// unterminated quote so the caller can report the line.
-bool parse_csv_line(const std::string& line, std::vector<std::string>& fields) {
-  fields.assign(1, "");
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') fields.back() += '"', ++i;
-      else if (c == '"') quoted = false;
-      else fields.back() += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  for (auto& f : fields) {  // surrounding blanks are never meaningful in a path or a label
-    f.erase(0, f.find_first_not_of(" \t"));
-    f.erase(f.find_last_not_of(" \t") + 1);
-  }
-  return !quoted;
-}
-
-bool is_index(const std::string& s) {
-  return !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
-}
-
-struct Row {
-  std::string path, label, where;  // where = "file:line"; label is "group/label" with a group column
-};
+using xp::classification::CsvRow;
 
 class CsvImages : public xp::Dataset {
  public:
@@ -75,37 +36,27 @@ class CsvImages : public xp::Dataset {
   }
 
   explicit CsvImages(const xp::Params& p) : decode_(xp::classification::DecodeOptions::from(p)) {
-    const std::string root = p.get_string("root");
-    std::map<std::string, std::vector<Row>> rows;
+    xp::classification::CsvLayout layout;
+    layout.root = p.get_string("root");
+    layout.header = p.get_bool("header");
+    layout.path_column = p.get_string("path_column");
+    layout.label_column = p.get_string("label_column");
+    layout.group_column = p.get_string("group_column");
+    std::map<std::string, std::vector<CsvRow>> rows;
     for (const char* split : {"train", "val", "test"}) {
       std::string csv = p.get_string(std::string(split) + "_csv");
-      if (!csv.empty()) rows[split] = read_csv(csv, root, p);
+      if (!csv.empty()) rows[split] = xp::classification::read_csv_split(csv, layout);
     }
     if (rows.empty()) throw xp::ConfigError("csv_images: set at least one of train_csv, val_csv, test_csv");
 
-    classes_ = p.get_strings("class_names");
-    bool numeric = classes_.empty();
-    for (const auto& [split, list] : rows)
-      for (const auto& r : list) numeric = numeric && is_index(r.label);
-    if (numeric) {
-      int64_t max_index = -1;
-      for (const auto& [split, list] : rows)
-        for (const auto& r : list) max_index = std::max<int64_t>(max_index, std::stoll(r.label));
-      for (int64_t i = 0; i <= max_index; ++i) classes_.push_back(std::to_string(i));
-    } else if (classes_.empty()) {
-      // Names come from the training CSV only, so a typo in val/test is an error, not a new class.
-      const auto& source = rows.count("train") ? rows["train"] : rows.begin()->second;
-      std::set<std::string> names;
-      for (const auto& r : source) names.insert(r.label);
-      classes_.assign(names.begin(), names.end());
-    }
+    classes_ = xp::classification::csv_class_names(rows, p.get_strings("class_names"));
 
     const auto seed = static_cast<uint64_t>(p.get_int("split_seed"));
     for (auto& [split, list] : rows) {
       std::vector<std::string> paths;
       std::vector<int64_t> labels;
       for (auto& r : list) {
-        labels.push_back(class_index(r));
+        labels.push_back(xp::classification::csv_class_index(r, classes_));
         paths.push_back(std::move(r.path));
       }
       std::vector<size_t> keep(paths.size());
@@ -136,72 +87,6 @@ class CsvImages : public xp::Dataset {
   }
 
  private:
-  static std::vector<Row> read_csv(const std::string& csv, const std::string& root, const xp::Params& p) {
-    std::ifstream in(csv);
-    if (!in) throw xp::ConfigError("csv_images: cannot open " + csv);
-    const fs::path base = root.empty() ? fs::path(csv).parent_path() : fs::path(root);
-    const bool grouped = !p.get_string("group_column").empty();
-    size_t path_col = 0, label_col = 1, group_col = 2, line_no = 0;
-    std::vector<std::string> fields;
-    std::vector<Row> rows;
-    std::string line;
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 BOM from spreadsheets
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      const std::string where = csv + ":" + std::to_string(line_no);
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      if (!parse_csv_line(line, fields)) throw xp::ConfigError("csv_images: unterminated quote", where);
-      if (line_no == 1 && p.get_bool("header")) {
-        path_col = column(fields, p.get_string("path_column"), where);
-        label_col = column(fields, p.get_string("label_column"), where);
-        if (grouped) group_col = column(fields, p.get_string("group_column"), where);
-        continue;
-      }
-      const size_t needed = std::max({path_col, label_col, grouped ? group_col : 0}) + 1;
-      if (fields.size() < needed)
-        throw xp::ConfigError("csv_images: expected at least " + std::to_string(needed) + " columns, found " +
-                                  std::to_string(fields.size()),
-                              where);
-      Row r{fields[path_col], fields[label_col], where};
-      if (r.path.empty()) throw xp::ConfigError("csv_images: empty image path", where);
-      if (r.label.empty()) throw xp::ConfigError("csv_images: empty label", where);
-      if (grouped) {
-        if (fields[group_col].empty()) throw xp::ConfigError("csv_images: empty group", where);
-        r.label = fields[group_col] + "/" + r.label;
-      }
-      if (fs::path(r.path).is_relative()) r.path = (base / r.path).string();
-      rows.push_back(std::move(r));
-    }
-    if (rows.empty()) throw xp::ConfigError("csv_images: " + csv + " lists no images");
-    return rows;
-  }
-
-  static size_t column(const std::vector<std::string>& header, const std::string& name, const std::string& where) {
-    auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) {
-      std::string have;
-      for (const auto& h : header) have += (have.empty() ? "" : ", ") + h;
-      throw xp::ConfigError("csv_images: no column '" + name + "' in the header (columns: " + have + ")", where);
-    }
-    return static_cast<size_t>(it - header.begin());
-  }
-
-  int64_t class_index(const Row& r) const {
-    auto it = std::find(classes_.begin(), classes_.end(), r.label);
-    if (it != classes_.end()) return it - classes_.begin();
-    if (is_index(r.label) && std::stoll(r.label) < static_cast<int64_t>(classes_.size())) return std::stoll(r.label);
-    throw xp::ConfigError("csv_images: label '" + r.label + "' is not one of the " + std::to_string(classes_.size()) +
-                              " classes (" + (classes_.size() <= 10 ? join(classes_) : join(std::vector<std::string>(classes_.begin(), classes_.begin() + 10)) + ", ...") + ")",
-                          r.where);
-  }
-
-  static std::string join(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-  }
-
   xp::classification::DecodeOptions decode_;
   std::vector<std::string> classes_;
   std::map<std::string, std::shared_ptr<xp::Split>> splits_;

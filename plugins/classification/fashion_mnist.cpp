@@ -6,50 +6,14 @@
 #include <filesystem>
 #include <mutex>
 
-#include <zlib.h>
-
+#include "idx_file.h"
 #include "split_carving.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// One IDX file pair held in memory: 47 MB for the training images, read once.
-struct IdxData {
-  int64_t count = 0, rows = 0, cols = 0;
-  std::vector<uint8_t> pixels;  // count * rows * cols
-  std::vector<uint8_t> labels;  // count
-};
-
-class GzFile {
- public:
-  explicit GzFile(const std::string& path) : path_(path), file_(gzopen(path.c_str(), "rb")) {
-    if (!file_) throw xp::ConfigError("fashion_mnist: cannot open " + path);
-  }
-  ~GzFile() { gzclose(file_); }
-  GzFile(const GzFile&) = delete;
-  GzFile& operator=(const GzFile&) = delete;
-
-  void read(void* into, size_t bytes) {
-    auto* out = static_cast<char*>(into);
-    while (bytes > 0) {
-      unsigned chunk = static_cast<unsigned>(std::min<size_t>(bytes, 1u << 30));
-      int got = gzread(file_, out, chunk);
-      if (got <= 0) throw xp::ConfigError("fashion_mnist: " + path_ + " is truncated or not a valid IDX file");
-      out += got;
-      bytes -= static_cast<size_t>(got);
-    }
-  }
-  uint32_t read_u32() {  // IDX integers are big-endian
-    unsigned char b[4];
-    read(b, 4);
-    return (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | uint32_t(b[3]);
-  }
-
- private:
-  std::string path_;
-  gzFile file_;
-};
+using xp::classification::IdxData;
 
 std::string find_file(const fs::path& root, const std::string& base) {
   for (const std::string& name : {base, base + ".gz"})
@@ -58,29 +22,11 @@ std::string find_file(const fs::path& root, const std::string& base) {
                         " (install the Debian package dataset-fashion-mnist, or set root)");
 }
 
+// One IDX file pair held in memory: 47 MB for the training images, read once.
 std::shared_ptr<const IdxData> read_idx_pair(const fs::path& root, const std::string& prefix) {
-  auto data = std::make_shared<IdxData>();
-  std::string images_path = find_file(root, prefix + "-images-idx3-ubyte");
-  GzFile images(images_path);
-  if (images.read_u32() != 0x803) throw xp::ConfigError("fashion_mnist: " + images_path + " is not an IDX image file");
-  data->count = images.read_u32();
-  data->rows = images.read_u32();
-  data->cols = images.read_u32();
-  if (data->rows <= 0 || data->cols <= 0 || data->rows > 4096 || data->cols > 4096)
-    throw xp::ConfigError("fashion_mnist: " + images_path + " declares an implausible image size");
-  data->pixels.resize(static_cast<size_t>(data->count * data->rows * data->cols));
-  images.read(data->pixels.data(), data->pixels.size());
-
-  std::string labels_path = find_file(root, prefix + "-labels-idx1-ubyte");
-  GzFile labels(labels_path);
-  if (labels.read_u32() != 0x801) throw xp::ConfigError("fashion_mnist: " + labels_path + " is not an IDX label file");
-  if (static_cast<int64_t>(labels.read_u32()) != data->count)
-    throw xp::ConfigError("fashion_mnist: " + labels_path + " and " + images_path + " disagree on the sample count");
-  data->labels.resize(static_cast<size_t>(data->count));
-  labels.read(data->labels.data(), data->labels.size());
-  for (uint8_t l : data->labels)
-    if (l > 9) throw xp::ConfigError("fashion_mnist: " + labels_path + " has label " + std::to_string(l) + " > 9");
-  return data;
+  const std::string images = find_file(root, prefix + "-images-idx3-ubyte");
+  const std::string labels = find_file(root, prefix + "-labels-idx1-ubyte");
+  return std::make_shared<const IdxData>(xp::classification::read_idx_pair(images, labels, 10, "fashion_mnist"));
 }
 
 class IdxSplit : public xp::Split {

@@ -142,4 +142,22 @@ TEST_CASE("checkpoint: a failed save keeps the previous one; a corrupt one is re
     CHECK(what.find("cannot read checkpoint") == 0);
     CHECK(what.find('\n') == std::string::npos);  // one line, no C++ backtrace
   }
+
+  // Another model's checkpoint: torch would load its [2, 3] weight into the [2, 4] model as it is.
+  torch::nn::Linear smaller(3, 2);
+  torch::optim::SGD smaller_optimizer(smaller->parameters(), torch::optim::SGDOptions(0.1));
+  xp::engine::CheckpointParts smaller_parts;
+  smaller_parts.model = smaller.get();
+  smaller_parts.optimizer = &smaller_optimizer;
+  const auto foreign = tmp.path / "smaller.pt";
+  xp::engine::save_checkpoint(foreign, smaller_parts, state);
+  CHECK_THROWS_WITH_AS(xp::engine::load_model_weights(foreign, *other, torch::kCPU),
+                       doctest::Contains("does not fit the model: its 'weight' is [2, 3] Float, the model's is [2, 4] Float"),
+                       std::runtime_error);
+  // Numbers no run writes (a corrupt file that still unpickles).
+  state.world_size = 0;
+  const auto impossible = tmp.path / "impossible.pt";
+  xp::engine::save_checkpoint(impossible, parts, state);
+  CHECK_THROWS_WITH_AS(xp::engine::load_checkpoint(impossible, parts, torch::kCPU),
+                       doctest::Contains("holds an impossible loop state"), std::runtime_error);
 }

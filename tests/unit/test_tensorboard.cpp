@@ -1,5 +1,6 @@
 // TensorBoard event files: CRC-32C, TFRecord framing, the protobuf wire format and the Event and
-// Summary messages, decoded here by a reader written for the test (field number -> raw bytes).
+// Summary messages, decoded by a reader written for the tests (tests/support/tfevents_reader: field
+// number -> raw bytes; fuzzed by tests/fuzz/fuzz_tensorboard.cpp).
 // tests/cli/tensorboard_events.sh checks a whole run's file with an independent Python reader.
 #include <doctest/doctest.h>
 
@@ -19,95 +20,25 @@
 #include "util/protobuf_encoder.h"
 #include "util/tfrecord_writer.h"
 
+#include "../support/tfevents_reader.h"
+
 namespace fs = std::filesystem;
 namespace tb = xp::engine::tensorboard;
 
 namespace {
 
-struct Field {
-  uint32_t number = 0, wire_type = 0;
-  uint64_t varint = 0;   // wire type 0
-  std::string bytes;     // wire types 1, 2 and 5: the raw payload
-};
+using xp::testing::as_double;
+using xp::testing::as_float;
+using xp::testing::field;
+using xp::testing::Field;
+using xp::testing::read_records;
 
-uint64_t read_varint(const std::string& s, size_t& pos) {
-  uint64_t v = 0;
-  for (int shift = 0; pos < s.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(s[pos++]);
-    v |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if (!(b & 0x80)) return v;
-  }
-  FAIL("truncated varint");
-  return v;
-}
-
-std::vector<Field> decode(const std::string& s) {
-  std::vector<Field> out;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    const uint64_t key = read_varint(s, pos);
-    Field f;
-    f.number = static_cast<uint32_t>(key >> 3);
-    f.wire_type = static_cast<uint32_t>(key & 7);
-    if (f.wire_type == 0) {
-      f.varint = read_varint(s, pos);
-    } else {
-      const size_t n = f.wire_type == 1 ? 8 : f.wire_type == 5 ? 4 : f.wire_type == 2 ? read_varint(s, pos) : 0;
-      REQUIRE((f.wire_type == 1 || f.wire_type == 2 || f.wire_type == 5));
-      REQUIRE(pos + n <= s.size());
-      f.bytes = s.substr(pos, n);
-      pos += n;
-    }
-    out.push_back(f);
-  }
-  return out;
-}
-
-const Field& field(const std::vector<Field>& fields, uint32_t number) {
-  for (const auto& f : fields)
-    if (f.number == number) return f;
-  FAIL("no field " << number);
-  static Field none;
-  return none;
-}
-
-double as_double(const Field& f) {
-  REQUIRE(f.wire_type == 1);
-  double d;
-  std::memcpy(&d, f.bytes.data(), 8);
-  return d;
-}
-
-float as_float(const Field& f) {
-  REQUIRE(f.wire_type == 5);
-  float v;
-  std::memcpy(&v, f.bytes.data(), 4);
-  return v;
-}
+std::vector<Field> decode(const std::string& message) { return xp::testing::decode_fields(message); }
 
 uint64_t le(const std::string& s, size_t pos, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(s[pos + i])) << (8 * i);
   return v;
-}
-
-// The records of a TFRecord file, every length and data CRC checked.
-std::vector<std::string> read_records(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    REQUIRE(pos + 12 <= s.size());
-    const uint64_t n = le(s, pos, 8);
-    CHECK(le(s, pos + 8, 4) == xp::masked_crc32c(s.substr(pos, 8)));
-    REQUIRE(pos + 12 + n + 4 <= s.size());
-    std::string data = s.substr(pos + 12, n);
-    CHECK(le(s, pos + 12 + n, 4) == xp::masked_crc32c(data));
-    out.push_back(data);
-    pos += 12 + n + 4;
-  }
-  return out;
 }
 
 struct TempDir {

@@ -20,7 +20,8 @@ constexpr uint32_t kImageHeight = 1, kImageWidth = 2, kImageColorspace = 3, kIma
 // SummaryMetadata and SummaryMetadata.PluginData
 constexpr uint32_t kMetadataPluginData = 1, kPluginName = 1, kPluginContent = 2;
 // TensorProto, TensorShapeProto and its Dim
-constexpr uint32_t kTensorDtype = 1, kTensorShape = 2, kShapeDim = 2, kDimSize = 1;
+constexpr uint32_t kTensorDtype = 1, kTensorShape = 2, kShapeDim = 2;
+[[maybe_unused]] constexpr uint32_t kDimSize = 1;  // never written: the one dimension's size is 0
 constexpr uint64_t kDtFloat = 1;
 // tensorboard.hparams.HParamsPluginData (version = 0: the plugin's PLUGIN_DATA_VERSION)
 constexpr uint32_t kSessionStartInfo = 3, kSessionEndInfo = 4;
