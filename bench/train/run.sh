@@ -2,7 +2,7 @@
 # Training throughput, xp vs Python PyTorch, same LibTorch build, model, batch, threads and
 # in-memory data. Prints steps/s of both and the ratio xp/python for simple_cnn and a small resnet.
 #
-#   bench/train/run.sh [BUILD_DIR] [STEPS] [BATCH] [THREADS]
+#   [REPEAT=3] bench/train/run.sh [BUILD_DIR] [STEPS] [BATCH] [THREADS]
 # Needs python3-torch (Debian) built on the same LibTorch as xp.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -29,14 +29,23 @@ fi
 
 # xp twice: as it trains by default (train.channels_last = auto: NHWC on a oneDNN CPU) and with
 # channels_last = off (NCHW, the layout the Python script uses), to show what the layout is worth.
+# Each of the three is measured REPEAT times (default 3), interleaved, and the median is shown:
+# on a shared 2-core machine single runs of the same binary differ by up to 30 %.
+repeat=${REPEAT:-3}
+median() { /usr/bin/python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):.3f}")' "$@"; }
 printf "%-12s %12s %14s %12s %8s %10s\n" model "xp steps/s" "xp NCHW st/s" "py steps/s" "xp/py" "NCHW/py"
 for model in simple_cnn resnet; do
-  xp_rate=$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" auto | awk '{print $3}')
-  nchw_rate=$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" off | awk '{print $3}')
-  py_rate=$(/usr/bin/python3 "$here/bench_python.py" --model "$model" --steps "$steps" --warmup "$warmup" \
-            --batch "$batch" --threads "$threads" | awk '{print $3}')
+  xs=() ns=() ps=()
+  for _ in $(seq 1 "$repeat"); do
+    xs+=("$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" auto | awk '{print $3}')")
+    ns+=("$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" off | awk '{print $3}')")
+    ps+=("$(/usr/bin/python3 "$here/bench_python.py" --model "$model" --steps "$steps" --warmup "$warmup" \
+              --batch "$batch" --threads "$threads" | awk '{print $3}')")
+  done
+  echo "$model runs: xp ${xs[*]}; xp NCHW ${ns[*]}; python ${ps[*]}" >&2
+  xp_rate=$(median "${xs[@]}") nchw_rate=$(median "${ns[@]}") py_rate=$(median "${ps[@]}")
   ratio=$(/usr/bin/python3 -c "print(f'{$xp_rate / $py_rate:.2f}')")
   nchw_ratio=$(/usr/bin/python3 -c "print(f'{$nchw_rate / $py_rate:.2f}')")
   printf "%-12s %12s %14s %12s %8s %10s\n" "$model" "$xp_rate" "$nchw_rate" "$py_rate" "$ratio" "$nchw_ratio"
 done
-echo "batch $batch, $threads threads, $steps timed steps after $warmup warm-up steps, $(nproc) cores" >&2
+echo "batch $batch, $threads threads, $steps timed steps after $warmup warm-up steps, median of $repeat, $(nproc) cores" >&2

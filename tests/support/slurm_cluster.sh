@@ -72,7 +72,24 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscrib
 CONF
     export SLURM_CONF="$dir/slurm.conf"
     started slurmctld slurmctld -f "$SLURM_CONF"
-    started slurmd slurmd -f "$SLURM_CONF"
+    # slurmd 22.05 initialises its cgroup plugin whatever the proctrack and task plugins are, and
+    # stops without a cgroup filesystem. A container has one; a chroot (a bare /sys bound in) may
+    # not: there slurmd gets its own mount namespace with a cgroup mount of the kind the host uses
+    # (v2 alone, or v1's tmpfs: Slurm refuses a v2 mount on a v1 host) that ends with it.
+    # --propagation unchanged: a chroot's / is no mount point; /sys is made private instead, so
+    # nothing mounted there can propagate to the /sys it was bound from.
+    if mountpoint -q /sys/fs/cgroup || [ "$(id -u)" != 0 ]; then
+      started slurmd slurmd -f "$SLURM_CONF"
+    else
+      if grep -qv '^0::' /proc/self/cgroup; then  # v1: a tmpfs with the systemd hierarchy Slurm looks for
+        cgroupfs='mount -t tmpfs cgroup_root /sys/fs/cgroup && mkdir /sys/fs/cgroup/systemd &&
+                  mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd'
+      else
+        cgroupfs='mount -t cgroup2 none /sys/fs/cgroup'
+      fi
+      started slurmd unshare --mount --propagation unchanged sh -c \
+        "mount --make-rprivate /sys && $cgroupfs && exec slurmd -f \"\$1\"" sh "$SLURM_CONF"
+    fi
     for _ in $(seq 1 300); do
       state=$(sinfo -h -o %t 2>/dev/null || true)
       [ "$state" = idle ] && { echo "export SLURM_CONF=$SLURM_CONF"; exit 0; }
