@@ -11,6 +11,7 @@
 #include "engine/experiment_runner.h"
 #include "engine/normalization_stats.h"
 #include "engine/param_groups.h"
+#include "engine/runtime.h"
 #include "engine/train_options.h"
 #include "xp/augmentation.h"
 #include "xp/dataset.h"
@@ -224,10 +225,29 @@ bool dry_build(const RunSpec& unresolved, ErrorCollector& errors, DatasetCache* 
   }
 
   if (!pipeline_ok || !model) return errors.size() == before;
+  // The layout the run will train in (train.channels_last; auto = NHWC on a oneDNN CPU): a model
+  // that cannot take NHWC (a .view() across a feature map) is reported here, not at step one.
+  std::string layout;
+  if (batch.input.dim() == 4) {
+    const auto options = engine::TrainOptions::from_params(spec.train);
+    bool nhwc = false;
+    try {
+      nhwc = engine::use_channels_last(options.channels_last, engine::resolve_device(options.device));
+    } catch (const std::exception&) {  // an impossible device is reported by the run's own checks
+    }
+    if (nhwc) {
+      engine::Runtime nhwc_runtime;
+      nhwc_runtime.channels_last = true;
+      nhwc_runtime.place(*model);
+      batch.input = batch.input.contiguous(torch::MemoryFormat::ChannelsLast);
+      clean.input = clean.input.contiguous(torch::MemoryFormat::ChannelsLast);
+      layout = ", channels_last (train.channels_last = \"" + options.channels_last + "\"; \"off\" keeps NCHW)";
+    }
+  }
   model->train();
   ModelOutput output;
   const std::string in_shape = shape(batch.input);
-  if (!step(errors, label("model", spec.model) + " on the input " + in_shape + " (dataset channels " +
+  if (!step(errors, label("model", spec.model) + " on the input " + in_shape + layout + " (dataset channels " +
                         std::to_string(info.channels) + ")",
             spec.model.where(), [&] { output = model->forward(batch.input); }))
     return false;
