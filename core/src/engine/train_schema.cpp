@@ -123,7 +123,7 @@ Schema train_schema() {
       .choices({"fp32", "fp16", "bf16"})
       .add_string("channels_last", "auto",
                   "NHWC memory format for the model's 4-d weights and its inputs: auto = on the CPU when LibTorch "
-                  "has oneDNN (its convolutions are 1.1-1.4x faster in NHWC), off on CUDA; on; off (true/false too)")
+                  "has oneDNN (its convolutions work in NHWC), off on CUDA; on; off (true/false too)")
       .choices({"auto", "on", "off"})
       .add_bool("cudnn_benchmark", false, "CUDA: let cuDNN time its algorithms for each input shape")
       .add_bool("pin_memory", true, "CUDA: page-locked batches and non-blocking copies to the GPU")
