@@ -36,8 +36,8 @@ out=$("$XP" augment preview "$seg" --variant focal --out "$tmp/seg.png" 2>&1) ||
 echo "$out"
 [ -f "$tmp/seg.png" ] || fail "no seg.png"
 [ "$(png_size "$tmp/seg.png")" = 532x604 ] || fail "seg.png is $(png_size "$tmp/seg.png"), want 532x604"
-echo "$out" | grep -q "wrote $tmp/seg.png: 532x604 px, 4 rows x 4 columns, 16 tiles" || fail "summary line: $out"
-echo "$out" | grep -q "\[\[augment\]\] hflip, vflip, rotate90" || fail "pipeline not named: $out"
+echo "$out" | grep >/dev/null "wrote $tmp/seg.png: 532x604 px, 4 rows x 4 columns, 16 tiles" || fail "summary line: $out"
+echo "$out" | grep >/dev/null "\[\[augment\]\] hflip, vflip, rotate90" || fail "pipeline not named: $out"
 # rare_blobs puts objects in ~30 % of the tiles: some of the first 16 carry mask pixels.
 masked=$(echo "$out" | sed -n 's/.*(\([0-9]*\) with mask pixels).*/\1/p')
 [ -n "$masked" ] && [ "$masked" -gt 0 ] || fail "no tile with a mask overlay: $out"
@@ -50,13 +50,13 @@ if cmp -s "$tmp/seg.png" "$tmp/seg7.png"; then fail "--seed 7 drew the same augm
 
 # Training's order for an epoch (the balanced sampler: half the tiles hold objects).
 out=$("$XP" augment preview "$seg" --variant focal --epoch 1 --n 8 --out "$tmp/epoch.png") || fail "--epoch: $out"
-echo "$out" | grep -q "epoch 1:" || fail "--epoch 1 not reported: $out"
+echo "$out" | grep >/dev/null "epoch 1:" || fail "--epoch 1 not reported: $out"
 [ "$(png_size "$tmp/epoch.png")" = 400x454 ] || fail "epoch.png is $(png_size "$tmp/epoch.png"), want 400x454"
 
 # --each: one row per transform (3), each sample (4) shown before and after it: 8 columns.
 out=$("$XP" augment preview "$seg" --variant focal --each --out "$tmp/each.png") || fail "--each: $out"
 echo "$out"
-echo "$out" | grep -q "3 rows x 8 columns, 24 tiles" || fail "--each layout: $out"
+echo "$out" | grep >/dev/null "3 rows x 8 columns, 24 tiles" || fail "--each layout: $out"
 each_size=$(png_size "$tmp/each.png")
 [ "${each_size#*x}" = 454 ] || fail "each.png is $each_size, want 3 rows: height 4 + 3 * 150 = 454"
 [ "$each_size" != "$(png_size "$tmp/seg.png")" ] || fail "--each gave the grid's size"
@@ -66,7 +66,7 @@ out=$("$XP" augment preview "$cls" --out "$tmp/cls.png" 2>&1) || fail "classific
 echo "$out"
 [ "$(png_size "$tmp/cls.png")" = 468x540 ] || fail "cls.png is $(png_size "$tmp/cls.png"), want 468x540"
 out=$("$XP" augment preview "$cls" --n 3 --each --out "$tmp/cls_each.png") || fail "classification --each: $out"
-echo "$out" | grep -q "1 row x 6 columns" || fail "classification --each layout: $out"
+echo "$out" | grep >/dev/null "1 row x 6 columns" || fail "classification --each layout: $out"
 
 # Errors: exit 2 with a message, no file, no crash.
 expect_usage() {  # what-to-grep args...
@@ -75,7 +75,7 @@ expect_usage() {  # what-to-grep args...
   msg=$("$XP" augment "$@" 2>&1); code=$?
   set -e
   [ $code -eq 2 ] || fail "xp augment $*: exit $code, want 2: $msg"
-  echo "$msg" | grep -q -- "$want" || fail "xp augment $*: no '$want' in: $msg"
+  echo "$msg" | grep >/dev/null -- "$want" || fail "xp augment $*: no '$want' in: $msg"
 }
 expect_usage "--out GRID.png is required" preview "$seg"
 expect_usage "does not exist" preview "$seg" --out "$tmp/no/such/folder/g.png"

@@ -30,7 +30,7 @@ assert len(s["mean"]) == 4 and len(s["std"]) == 4 and len(s["clip_low"]) == 4
 assert s["depth"] == "uint16" and s["samples"] == 48, s
 assert s["mean"][3] > 10000, s["mean"]  # the DEM in 0.1 m units
 PY
-sqlite3 "$tmp/runs/registry.db" "select kind from artifacts" | grep -qx normalization_stats \
+sqlite3 "$tmp/runs/registry.db" "select kind from artifacts" | grep >/dev/null -x normalization_stats \
   || fail "statistics not registered as an artifact"
 
 # A killed run resumes from its folder: the statistics are read back, not recomputed or rewritten.

@@ -71,10 +71,10 @@ grep -q "No space left on device" err.txt || { cat err.txt; fail "the error does
 grep -q "cannot .* '$mnt/full/" err.txt || { cat err.txt; fail "the error does not name the path"; }
 run_id=$(basename "$(ls -d "$mnt"/full/*/)")
 "$XP" runs --registry "$reg" --format csv > runs.csv
-grep "$run_id" runs.csv | grep -q failed || { cat runs.csv; fail "run not recorded failed"; }
+grep "$run_id" runs.csv | grep >/dev/null failed || { cat runs.csv; fail "run not recorded failed"; }
 "$XP" show "$run_id" --registry "$reg" > show.txt 2>&1 || { cat show.txt; fail "xp show after the failure"; }
 grep -q "No space left on device" show.txt || { cat show.txt; fail "the registry lost the reason"; }
-if find "$mnt" -name '.*.tmp-*' | grep -q .; then find "$mnt" -name '.*.tmp-*'; fail "temporary files left behind"; fi
+if find "$mnt" -name '.*.tmp-*' | grep >/dev/null .; then find "$mnt" -name '.*.tmp-*'; fail "temporary files left behind"; fi
 # The checkpoint is still the complete one written before the disk filled (or a later complete one).
 last="$mnt/full/$run_id/checkpoints/last.pt"
 [ -s "$last" ] || fail "last.pt is gone or empty"
@@ -96,5 +96,5 @@ grep -q "cannot create run folder '$mnt/full/.*': Read-only file system" ro_err.
   { cat ro_err.txt; fail "read-only: no clear error"; }
 "$XP" runs --registry "$reg" --format csv > runs_ro.csv
 # Newest first: the run that could not create its folder is recorded failed (the resumed one finished).
-sed -n 2p runs_ro.csv | grep -q ',failed,' || { cat runs_ro.csv; fail "the run that could not start is not recorded failed"; }
+sed -n 2p runs_ro.csv | grep >/dev/null ',failed,' || { cat runs_ro.csv; fail "the run that could not start is not recorded failed"; }
 echo ok

@@ -178,11 +178,11 @@ has "r2" out.txt
 grep -q r1 out.txt && fail "--where matched the wrong run"
 # Default columns: the monitor's best value and the test metrics of the epoch line, in that order.
 expect_rc 0 "$XP" runs
-head -1 out.txt | grep -qE 'best_val_iou +test_iou *$' || { cat out.txt; fail "default columns"; }
+head -1 out.txt | grep >/dev/null -E 'best_val_iou +test_iou *$' || { cat out.txt; fail "default columns"; }
 expect_rc 0 "$XP" runs --columns test_ap,final_train_loss
-head -1 out.txt | grep -qE 'test_ap +final_train_loss *$' || { cat out.txt; fail "--columns"; }
+head -1 out.txt | grep >/dev/null -E 'test_ap +final_train_loss *$' || { cat out.txt; fail "--columns"; }
 expect_rc 0 "$XP" runs --columns 'test_*'
-head -1 out.txt | grep -qE 'test_ap +test_iou *$' || { cat out.txt; fail "--columns glob"; }
+head -1 out.txt | grep >/dev/null -E 'test_ap +test_iou *$' || { cat out.txt; fail "--columns glob"; }
 expect_rc 2 "$XP" runs --columns test_iuo
 has "--columns: no run has a metric 'test_iuo'; did you mean 'test_iou'?"
 echo ok

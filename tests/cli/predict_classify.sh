@@ -49,7 +49,7 @@ summary() { sqlite3 "$db" "SELECT s.value FROM summary s JOIN runs r ON r.rid = 
 # The test split: the CSV's correct column gives back the recorded test top-1, exactly (as counts).
 expect_rc 0 "$XP" predict "$run" --split test --out split.csv --registry "$db"
 cat "$tmp/out"
-head -1 split.csv | grep -q "^index,path,label,correct,predicted,probability,class_1,probability_1" || fail "split header: $(head -1 split.csv)"
+head -1 split.csv | grep >/dev/null "^index,path,label,correct,predicted,probability,class_1,probability_1" || fail "split header: $(head -1 split.csv)"
 "$py" - "$(summary test_top1)" <<'PY' || fail "test top-1 not reproduced"
 import csv, sys
 rows = list(csv.DictReader(open("split.csv")))
@@ -74,7 +74,7 @@ cat "$tmp/out" "$tmp/err"
 grep -q "skipped .*broken.png" "$tmp/err" || fail "the broken file is not listed"
 grep -q "skipped missing.png: no such file" "$tmp/err" || fail "the missing file is not listed"
 grep -q "predicted 7 of 9 inputs .* 2 skipped" "$tmp/out" || fail "summary line"
-head -1 files.csv | grep -q "^path,predicted,probability,class_1,probability_1,class_2,probability_2,class_3,probability_3$" \
+head -1 files.csv | grep >/dev/null "^path,predicted,probability,class_1,probability_1,class_2,probability_2,class_3,probability_3$" \
   || fail "header: $(head -1 files.csv)"
 # The same image predicted twice (folder and CSV) gets the same row.
 [[ $(grep -c "/sub/g1.png," files.csv) == 2 ]] || fail "g1 twice"

@@ -68,8 +68,8 @@ grep -q "interrupted; continue with: xp run --resume" first.txt || { cat first.t
 grep -q "could not requeue the job (" first_err.txt || { cat first_err.txt; fail "no requeue warning"; }
 run_id=$(basename "$(ls -d "$tmp"/runs/pre/*/)")
 [ "$(cat "$tmp/runs/requeue/4242" | head -1)" = "$run_id" ] || fail "requeue marker does not name run $run_id"
-"$XP" runs --registry "$reg" --format csv | grep "$run_id" | grep -q interrupted || fail "run not recorded interrupted"
-ls "$tmp"/runs/pre/*/checkpoints/ | grep -q tmp && fail "a temporary checkpoint file was left behind"
+"$XP" runs --registry "$reg" --format csv | grep "$run_id" | grep >/dev/null interrupted || fail "run not recorded interrupted"
+ls "$tmp"/runs/pre/*/checkpoints/ | grep >/dev/null tmp && fail "a temporary checkpoint file was left behind"
 
 # The requeued job: same command line, same job id.
 env PATH="$nop:/usr/bin:/bin" "$XP" run pre.toml --registry "$reg" > second.txt 2>&1 || { cat second.txt; fail "requeued job"; }

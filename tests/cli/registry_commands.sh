@@ -50,8 +50,8 @@ for k in ['id','experiment','variant','seed','status','git_commit','config_hash'
 assert r['r1newf100000000']['metrics']['score']==0.905"
 expect_rc 0 "$XP" runs --registry "$db" --where "variant = 'focal' and metrics.score > 0.91" --sort metrics.score --format csv
 [[ $(wc -l < "$tmp/out") == 4 ]] || { cat "$tmp/out"; fail "where should match 3 runs (0.912, 0.915, 0.918)"; }
-head -1 "$tmp/out" | grep -q "metrics.score" || fail "csv header lacks metrics.score"
-sed -n 2p "$tmp/out" | grep -q "0.912" || fail "csv not sorted by score"
+head -1 "$tmp/out" | grep >/dev/null "metrics.score" || fail "csv header lacks metrics.score"
+sed -n 2p "$tmp/out" | grep >/dev/null "0.912" || fail "csv not sorted by score"
 expect_rc 0 "$XP" runs --registry "$db" -e seg --status crashed
 grep -q r1stale "$tmp/out" || fail "--status crashed"
 
@@ -97,7 +97,7 @@ expect_rc 2 "$XP" report sge --registry "$db"
 grep -q "did you mean 'seg'" "$tmp/err" || fail "experiment suggestion"
 # The registry commands never load LibTorch (its start alone is ~1 s: docs/performance.md); the
 # binary loads the training commands' module only for the commands that need it.
-if ldd "$XP" | grep -q 'libtorch'; then fail "the xp binary links LibTorch: $(ldd "$XP" | grep torch)"; fi
+if ldd "$XP" | grep >/dev/null 'libtorch'; then fail "the xp binary links LibTorch: $(ldd "$XP" | grep torch)"; fi
 for cmd in "runs --registry $db" "show r0old0001abcd --registry $db" "report seg --registry $db --metric score"; do
   # shellcheck disable=SC2086
   LD_DEBUG=files "$XP" $cmd > /dev/null 2> "$tmp/ld" || fail "xp $cmd"

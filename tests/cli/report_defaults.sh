@@ -72,7 +72,7 @@ for g in r["groups"]:
 print("defaults:", names[:3], "...", len(names), "metrics; baseline", r["baseline"])
 PY
 "$XP" report defaults_study --registry "$reg" > "$tmp/report.txt"
-head -1 "$tmp/report.txt" | grep -q "baseline 'focal' (declared first in the experiment file)" ||
+head -1 "$tmp/report.txt" | grep >/dev/null "baseline 'focal' (declared first in the experiment file)" ||
   { cat "$tmp/report.txt"; fail "the text report does not name the baseline and why"; }
 grep -q "^val_ap (higher is better)" "$tmp/report.txt" || fail "the text report lacks val_ap"
 grep -q "^test_iou (higher is better)" "$tmp/report.txt" || fail "the text report lacks test_iou"
@@ -109,7 +109,7 @@ assert names[:2] == ["test_cal_f1", "val_ap"], names
 assert [g["group"] for g in r["groups"]] == ["focal", "tversky", "compound"], [g["group"] for g in r["groups"]]
 PY
 "$XP" report defaults_study --registry "$reg" > "$tmp/marked.txt"
-head -1 "$tmp/marked.txt" | grep -q "baseline 'compound' (the experiment's baseline)" || { head -3 "$tmp/marked.txt"; fail "marked baseline line"; }
+head -1 "$tmp/marked.txt" | grep >/dev/null "baseline 'compound' (the experiment's baseline)" || { head -3 "$tmp/marked.txt"; fail "marked baseline line"; }
 
 # The command line wins.
 "$XP" report defaults_study --registry "$reg" --baseline focal --metric test_iou --format json > "$tmp/told.json"

@@ -48,18 +48,18 @@ run=("$XP" run "$tmp/e.toml" --variant focal --variant tversky --set train.epoch
 set +e
 out=$("${run[@]}" --launcher slurmm 2>&1); code=$?
 set -e
-[ $code -eq 2 ] && echo "$out" | grep -q "did you mean 'slurm'" || fail "--launcher slurmm: exit $code: $out"
+[ $code -eq 2 ] && echo "$out" | grep >/dev/null "did you mean 'slurm'" || fail "--launcher slurmm: exit $code: $out"
 set +e
 out=$("${run[@]}" --parallel 2 2>&1); code=$?
 set -e
-[ $code -eq 2 ] && echo "$out" | grep -q "need --launcher slurm" || fail "--parallel without slurm: exit $code: $out"
+[ $code -eq 2 ] && echo "$out" | grep >/dev/null "need --launcher slurm" || fail "--parallel without slurm: exit $code: $out"
 
 out=$("${run[@]}" --launcher slurm --parallel 2 --sbatch "--time=10:00" --wait 2>&1) || fail "slurm run: $out"
 echo "$out"
 id=$(echo "$out" | sed -n 's/^batch \(rb-[0-9a-f]*\): .*/\1/p' | head -1)
 job=$(echo "$out" | sed -n 's/^  submitted Slurm job \([0-9]*\): array 0-3%2, .*/\1/p')
 [ -n "$id" ] && [ -n "$job" ] || fail "no batch id or job id (array 0-3%2) in: $out"
-echo "$out" | grep -q "^done: batch $id, 4 runs: 4 finished$" || fail "not every run finished: $out"
+echo "$out" | grep >/dev/null "^done: batch $id, 4 runs: 4 finished$" || fail "not every run finished: $out"
 
 # Each (variant, seed) exactly once, finished, with the job id and its own array index.
 check_runs() {
@@ -83,19 +83,19 @@ check_runs
 table=$("$XP" runs --registry "$reg")
 echo "$table"
 echo "$table" | grep -Eq " ${job}_[0-3]( |$)" || fail "xp runs shows no JOB_TASK column: $table"
-echo "$table" | grep -q "^batch $id (run_slurm, slurm job $job): 4 runs: 4 finished$" || fail "xp runs batch line: $table"
+echo "$table" | grep >/dev/null "^batch $id (run_slurm, slurm job $job): 4 runs: 4 finished$" || fail "xp runs batch line: $table"
 
 # Submitting the same experiment again finds the batch and submits nothing.
 out=$("${run[@]}" --launcher slurm --parallel 2 2>&1) || fail "resubmission: $out"
 echo "$out"
-echo "$out" | grep -q "^batch $id: run_slurm, 4 runs: 4 finished$" || fail "resubmission: $out"
-echo "$out" | grep -q "nothing to submit" || fail "resubmission submitted something: $out"
+echo "$out" | grep >/dev/null "^batch $id: run_slurm, 4 runs: 4 finished$" || fail "resubmission: $out"
+echo "$out" | grep >/dev/null "nothing to submit" || fail "resubmission submitted something: $out"
 [ -z "$(squeue -h)" ] || fail "resubmission queued a job: $(squeue)"
 
 # A task started again (what Slurm does with a requeued task) leases nothing and trains nothing.
 out=$("$XP" run "$tmp/e.toml" --variant focal --variant tversky --set train.epochs=1 --registry "$reg" \
   --lease-from "$id" 2>&1) || fail "stray task: $out"
-echo "$out" | grep -q "nothing left to run (4 runs: 4 finished)" || fail "stray task: $out"
+echo "$out" | grep >/dev/null "nothing left to run (4 runs: 4 finished)" || fail "stray task: $out"
 check_runs
 
 echo "OK"

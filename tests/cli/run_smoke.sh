@@ -38,7 +38,7 @@ for f in config.toml metrics.csv train.log skipped_samples.txt checkpoints/last.
   [ -e "$run_dir/$f" ] || { echo "missing $f in $run_dir"; ls -R "$run_dir"; exit 1; }
 done
 [ "$(wc -l < "$run_dir/metrics.csv")" -eq 3 ] || { echo "metrics.csv should have a header and 2 rows"; cat "$run_dir/metrics.csv"; exit 1; }
-head -1 "$run_dir/metrics.csv" | grep -q "val_top1"
+head -1 "$run_dir/metrics.csv" | grep >/dev/null "val_top1"
 # Not a TTY: no carriage-return progress bar in the output.
 if grep -q $'\r' out.txt; then echo "progress bar written to a non-TTY"; exit 1; fi
 # A finished run cannot be resumed: configuration error, exit 2.

@@ -52,8 +52,8 @@ set +e
 out=$("$XP" sweep "$tmp/bad.toml" --registry "$reg" 2>&1); code=$?
 set -e
 [ $code -eq 2 ] || fail "bad sweep file: exit $code, want 2: $out"
-echo "$out" | grep -q "bad.toml:9:1" || fail "no file:line:col in: $out"
-echo "$out" | grep -q "did you mean 'method'" || fail "no suggestion in: $out"
+echo "$out" | grep >/dev/null "bad.toml:9:1" || fail "no file:line:col in: $out"
+echo "$out" | grep >/dev/null "did you mean 'method'" || fail "no suggestion in: $out"
 
 # A random sweep of 3 trials on 2 workers.
 write_sweep rand random 3 ''
@@ -61,19 +61,19 @@ out=$("$XP" sweep "$tmp/rand.toml" --workers 2 --registry "$reg" 2>&1) || fail "
 echo "$out"
 id=$(echo "$out" | sed -n 's/^sweep \(sw-[0-9a-f]*\):.*/\1/p' | head -1)
 [ -n "$id" ] || fail "no sweep id in output"
-echo "$out" | grep -q "done: 3 complete" || fail "expected 3 complete trials"
+echo "$out" | grep >/dev/null "done: 3 complete" || fail "expected 3 complete trials"
 
 status=$("$XP" sweep status "$id" --registry "$reg")
-echo "$status" | grep -q "(finished)" || fail "status: $status"
-echo "$status" | grep -q "3 complete of 3" || fail "status: $status"
+echo "$status" | grep >/dev/null "(finished)" || fail "status: $status"
+echo "$status" | grep >/dev/null "3 complete of 3" || fail "status: $status"
 
 report=$("$XP" sweep report "$id" --registry "$reg" --best-config "$tmp/best.toml")
 echo "$report"
-echo "$report" | grep -q "best configuration" || fail "report has no best configuration"
+echo "$report" | grep >/dev/null "best configuration" || fail "report has no best configuration"
 grep -q "extends = " "$tmp/best.toml" || fail "best.toml does not extend the experiment"
 grep -q "^gamma = " "$tmp/best.toml" || fail "best.toml lacks loss.gamma"
 "$XP" validate "$tmp/best.toml" --variant focal > /dev/null || fail "best.toml does not validate"
-echo "$report" | grep -q "^  parameter  *value  *trials  *mean best_val_loss  *best best_val_loss$" ||
+echo "$report" | grep >/dev/null "^  parameter  *value  *trials  *mean best_val_loss  *best best_val_loss$" ||
   fail "sweep report has no per-parameter table"
 
 # xp report --sweep: the same report (one function behind both), --top cuts the ranking.
@@ -87,15 +87,15 @@ ranks=$(echo "$report2" | awk '$1 ~ /^[0-9]+$/ && $3 == "complete" {print $1}' |
 values=$(echo "$report2" | awk '$1 ~ /^[0-9]+$/ && $3 == "complete" {print $4}')
 [ "$values" = "$(echo "$values" | sort -g)" ] || fail "trials not ranked by best_val_loss: $values"
 # The best configuration as a TOML block that extends the experiment.
-echo "$report2" | grep -q "^best configuration (trial [0-9]*):" || fail "no best configuration heading"
-echo "$report2" | grep -q "^extends = " || fail "no TOML block in the report"
-echo "$report2" | grep -q "^\[loss\]$" || fail "no [loss] table in the TOML block"
-echo "$report2" | grep -q "^or: xp run " || fail "no xp run line"
+echo "$report2" | grep >/dev/null "^best configuration (trial [0-9]*):" || fail "no best configuration heading"
+echo "$report2" | grep >/dev/null "^extends = " || fail "no TOML block in the report"
+echo "$report2" | grep >/dev/null "^\[loss\]$" || fail "no [loss] table in the TOML block"
+echo "$report2" | grep >/dev/null "^or: xp run " || fail "no xp run line"
 # Per-parameter table: both searched parameters, every alpha choice with its trial count.
 table=$(echo "$report2" | sed -n '/^  parameter /,/^$/p')
-echo "$table" | grep -q "^  loss.alpha  *0.25 " || fail "per-parameter table lacks loss.alpha 0.25: $table"
-echo "$table" | grep -q "^  *0.75 " || fail "per-parameter table lacks loss.alpha 0.75: $table"
-echo "$table" | grep -q "^  loss.gamma  " || fail "per-parameter table lacks loss.gamma: $table"
+echo "$table" | grep >/dev/null "^  loss.alpha  *0.25 " || fail "per-parameter table lacks loss.alpha 0.25: $table"
+echo "$table" | grep >/dev/null "^  *0.75 " || fail "per-parameter table lacks loss.alpha 0.75: $table"
+echo "$table" | grep >/dev/null "^  loss.gamma  " || fail "per-parameter table lacks loss.gamma: $table"
 # A row is "  KEY  VALUE  TRIALS ..." or, under its key, "  VALUE  TRIALS ...": 3 trials per key.
 n=$(echo "$table" | awk 'NR > 1 && NF > 0 {n += ($1 ~ /^loss\./) ? $3 : $2} END {print n + 0}')
 [ "$n" -eq 6 ] || fail "per-parameter table: trials should add up to 3 per parameter, got $n: $table"
@@ -116,11 +116,11 @@ if "$XP" runs --help > /dev/null 2>&1; then
   [ "$n" -ge 3 ] || fail "expected 3 tagged runs, got: $runs"
 fi
 
-"$XP" sweep list --registry "$reg" | grep -q "$id" || fail "sweep list misses $id"
+"$XP" sweep list --registry "$reg" | grep >/dev/null "$id" || fail "sweep list misses $id"
 
 # Resuming a finished sweep reruns nothing.
 out=$("$XP" sweep --resume "$id" --registry "$reg" 2>&1) || fail "resume failed: $out"
-echo "$out" | grep -q "done: 3 complete" || fail "resume changed the trials: $out"
+echo "$out" | grep >/dev/null "done: 3 complete" || fail "resume changed the trials: $out"
 
 # Unknown sweep id: exit 2.
 set +e
@@ -139,7 +139,7 @@ done
 gid=$(sed -n 's/^sweep \(sw-[0-9a-f]*\):.*/\1/p' "$tmp/grid.out" | head -1)
 [ -n "$gid" ] || fail "grid sweep did not start: $(cat "$tmp/grid.out")"
 for _ in $(seq 1 100); do
-  "$XP" sweep status "$gid" --registry "$reg" | grep -q "running: trial" && break
+  "$XP" sweep status "$gid" --registry "$reg" | grep >/dev/null "running: trial" && break
   sleep 0.1
 done
 kill -INT $pid
@@ -148,8 +148,8 @@ wait $pid; code=$?
 set -e
 cat "$tmp/grid.out"
 [ $code -eq 130 ] || fail "interrupted sweep: exit $code, want 130"
-"$XP" sweep status "$gid" --registry "$reg" | grep -q "(interrupted)" || fail "sweep not marked interrupted"
+"$XP" sweep status "$gid" --registry "$reg" | grep >/dev/null "(interrupted)" || fail "sweep not marked interrupted"
 out=$("$XP" sweep --resume "$gid" --registry "$reg" 2>&1) || fail "resume failed: $out"
 echo "$out"
-echo "$out" | grep -q "done: 4 complete" || fail "resume did not finish the grid: $out"
+echo "$out" | grep >/dev/null "done: 4 complete" || fail "resume did not finish the grid: $out"
 echo "sweep_cli: ok"

@@ -56,7 +56,7 @@ set +e
 out=$("$XP" sweep "$tmp/s.toml" --launcher slurm --parallel 2 --sbatch "--no-such-option" --registry "$reg" 2>&1); code=$?
 set -e
 [ $code -eq 2 ] || fail "bad --sbatch: exit $code, want 2: $out"
-echo "$out" | grep -q "sbatch refused" || fail "bad --sbatch: $out"
+echo "$out" | grep >/dev/null "sbatch refused" || fail "bad --sbatch: $out"
 
 out=$("$XP" sweep "$tmp/s.toml" --launcher slurm --parallel 2 --sbatch "--time=10:00" --wait --registry "$reg" 2>&1) ||
   fail "slurm sweep: $out"
@@ -64,7 +64,7 @@ echo "$out"
 id=$(echo "$out" | sed -n 's/^sweep \(sw-[0-9a-f]*\):.*/\1/p' | tail -1)
 job=$(echo "$out" | sed -n 's/^  submitted Slurm job \([0-9]*\): array 0-2%2 .*/\1/p')
 [ -n "$id" ] && [ -n "$job" ] || fail "no sweep id or job id (array 0-2%2) in: $out"
-echo "$out" | grep -q "done: 3 complete" || fail "not every trial completed: $out"
+echo "$out" | grep >/dev/null "done: 3 complete" || fail "not every trial completed: $out"
 
 # Every trial once, each run tagged with the job and a distinct array index.
 csv=$("$XP" runs --registry "$reg" --where "tags.sweep = '$id' and tags.slurm_job = '$job'" --format json)
@@ -77,6 +77,6 @@ trials=$(echo "$csv" | python3 -c 'import json,sys; print(" ".join(sorted(r["tag
 
 status=$("$XP" sweep status "$id" --registry "$reg")
 echo "$status"
-echo "$status" | grep -q "3 complete of 3" || fail "status: $status"
-echo "$status" | grep -q "slurm job $job: 3 task(s), 2 at a time; queued 0, running 0 (left the queue)" || fail "status: $status"
+echo "$status" | grep >/dev/null "3 complete of 3" || fail "status: $status"
+echo "$status" | grep >/dev/null "slurm job $job: 3 task(s), 2 at a time; queued 0, running 0 (left the queue)" || fail "status: $status"
 echo "OK"

@@ -60,7 +60,7 @@ out=$("$XP" sweep "$tmp/s.toml" --launcher none --registry "$reg" 2>&1) || fail 
 echo "$out"
 id=$(echo "$out" | sed -n 's/^sweep \(sw-[0-9a-f]*\):.*/\1/p' | head -1)
 [ -n "$id" ] || fail "no sweep id in: $out"
-echo "$out" | grep -q "xp sweep worker $id --registry postgresql://" || fail "no worker command in: $out"
+echo "$out" | grep >/dev/null "xp sweep worker $id --registry postgresql://" || fail "no worker command in: $out"
 
 # Worker A takes trial 0; once its run is recording epochs, kill -9 (no chance to clean up).
 "$XP" sweep worker "$id" --registry "$reg" --name A > "$tmp/A.log" 2>&1 &
@@ -102,7 +102,7 @@ ids=$(psql_q "SELECT run_ids FROM sweep_trials WHERE sweep_id = '$id' AND number
 
 status=$("$XP" sweep status "$id" --registry "$reg")
 echo "$status"
-echo "$status" | grep -q "3 complete of 3" || fail "status: $status"
+echo "$status" | grep >/dev/null "3 complete of 3" || fail "status: $status"
 
 # The ordinary queries on the server.
 "$XP" runs --registry "$reg" --where "tags.sweep = '$id' and status = 'finished' and params.loss.gamma >= 2" \
@@ -113,11 +113,11 @@ echo "$status" | grep -q "3 complete of 3" || fail "status: $status"
 # Into a SQLite file and again: the second copy adds nothing.
 out=$("$XP" registry copy "$reg" "$tmp/copy.db")
 echo "$out"
-echo "$out" | grep -q "sweeps: 1 copied" || fail "copy: $out"
+echo "$out" | grep >/dev/null "sweeps: 1 copied" || fail "copy: $out"
 out=$("$XP" registry copy "$reg" "$tmp/copy.db")
-echo "$out" | grep -q "^copied 0 run(s), updated 0, [0-9]* already there; sweeps: 0 copied, 0 updated, 1 already there (0 rows)" ||
+echo "$out" | grep >/dev/null "^copied 0 run(s), updated 0, [0-9]* already there; sweeps: 0 copied, 0 updated, 1 already there (0 rows)" ||
   fail "second copy was not a no-op: $out"
-"$XP" sweep status "$id" --registry "$tmp/copy.db" | grep -q "3 complete of 3" || fail "the copied sweep differs"
+"$XP" sweep status "$id" --registry "$tmp/copy.db" | grep >/dev/null "3 complete of 3" || fail "the copied sweep differs"
 info=$("$XP" registry info --registry "$reg")
-echo "$info" | grep -q "backend: postgresql, schema version 3" || fail "registry info: $info"
+echo "$info" | grep >/dev/null "backend: postgresql, schema version 3" || fail "registry info: $info"
 echo "OK"

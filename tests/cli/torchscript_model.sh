@@ -7,7 +7,7 @@ set -euo pipefail
 : "${XP:?path of the xp binary}"
 asset="$XP_SOURCE_DIR/experiments/assets/tiny_backbone.pt"
 [ -f "$asset" ] || { echo "missing $asset"; exit 1; }
-"$XP" plugins show torchscript | grep -q "path"
+"$XP" plugins show torchscript | grep >/dev/null "path"
 [ -d /usr/share/datasets/fashion-mnist ] || { echo "skip: no Fashion-MNIST (install dataset-fashion-mnist)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

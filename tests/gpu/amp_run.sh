@@ -15,8 +15,8 @@ for precision in bf16 fp16; do
   grep -q "finished" "$out" || { echo "FAIL: $precision run did not finish"; exit 1; }
   grep -q " gpu [0-9]*/[0-9]*M" "$out" || { echo "FAIL: no GPU memory on the epoch line"; exit 1; }
   csv=$(ls "$tmp"/$precision/focal_vs_tversky/*/metrics.csv)
-  head -1 "$csv" | grep -q mem_gpu_peak_allocated_mb || { echo "FAIL: no GPU memory column"; exit 1; }
-  if [ "$precision" = fp16 ]; then head -1 "$csv" | grep -q amp_loss_scale || { echo "FAIL: no loss scale"; exit 1; }; fi
+  head -1 "$csv" | grep >/dev/null mem_gpu_peak_allocated_mb || { echo "FAIL: no GPU memory column"; exit 1; }
+  if [ "$precision" = fp16 ]; then head -1 "$csv" | grep >/dev/null amp_loss_scale || { echo "FAIL: no loss scale"; exit 1; }; fi
   id=$(awk '/ finished /{print $2}' "$out")
   shown=$("$XP" show "$id" --registry "$tmp/$precision/registry.db")
   grep -q "device cuda" <<< "$shown" || { echo "$shown"; echo "FAIL: device not recorded as cuda"; exit 1; }
