@@ -33,7 +33,7 @@ std::shared_ptr<BatchDecodeStage> make_nvjpeg_batch_stage(double, std::string& w
 #elif !defined(XP_HAVE_GPU_CROP)
 
 std::shared_ptr<BatchDecodeStage> make_nvjpeg_batch_stage(double, std::string& why) {
-  why = "this build of xp found nvJPEG but no CUDA compiler (nvcc) for the GPU crop kernel";
+  why = "this build of xp has nvJPEG but no GPU crop kernel (CMake found no CUDA compiler, nvcc)";
   return nullptr;
 }
 
