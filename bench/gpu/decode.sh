@@ -50,7 +50,7 @@ for set in $sets; do
   echo "  -- set $set ($spec px, 10,000 files, $(du -sh "$root" | cut -f1))"
   for dec in cpu nvjpeg_batched; do
     "$build/xp" bench loader "$here/e2e.toml" --set data.root=\"$root\" --set data.decoder=\"$dec\" \
-      --workers $workers --batches 30 2>&1 | grep -E "^loader|^batch decode" | sed "s/^/    [$dec] /"
+      --workers $workers --batches 30 2>&1 | grep -E "^loader|^batch decode|^  nvJPEG" | sed "s/^/    [$dec] /"
   done
   py=$(python3 -W ignore "$here/e2e_python.py" "$root" --workers $workers 2>/dev/null | awk '{print $3}')
   cpu=$(e2e_rate "$root" cpu 18 224)
