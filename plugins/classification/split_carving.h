@@ -3,6 +3,7 @@
 // and the `limit` cap for quick runs. Stratified so that a class with 40 images still lands in
 // validation in proportion; seeded so that the same split_seed always gives the same split.
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
