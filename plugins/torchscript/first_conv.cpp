@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "xp/base/suggest.h"
+
 namespace xp::torchscript {
 
 namespace {
@@ -12,6 +14,12 @@ std::string shape_string(torch::IntArrayRef sizes) {
   std::string s = "[";
   for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
   return s + "]";
+}
+
+std::vector<std::string> submodule_names(const torch::jit::Module& m) {
+  std::vector<std::string> names;
+  for (const auto& c : m.named_children()) names.push_back(c.name);
+  return names;
 }
 
 }  // namespace
@@ -29,12 +37,17 @@ void extend_first_conv(torch::jit::Module& module, const std::string& name, int6
   for (size_t dot; (dot = rest.find('.')) != std::string::npos; rest = rest.substr(dot + 1)) {
     const std::string child = rest.substr(0, dot);
     if (!owner.hasattr(child) || !owner.attr(child).isModule())
-      throw std::invalid_argument("first_conv '" + name + "': the module has no submodule '" + child + "'");
+      throw std::invalid_argument("first_conv '" + name + "': the module has no submodule '" + child + "'" +
+                                  xp::did_you_mean(child, submodule_names(owner)));
     owner = owner.attr(child).toModule();
   }
   if (!owner.hasattr(rest) || !owner.attr(rest).isTensor() || !owner.type()->hasAttribute(rest) ||
-      !owner.type()->is_parameter(owner.type()->getAttributeSlot(rest)))
-    throw std::invalid_argument("first_conv '" + name + "' is not a parameter of the module");
+      !owner.type()->is_parameter(owner.type()->getAttributeSlot(rest))) {
+    std::vector<std::string> names;
+    for (const auto& p : module.named_parameters()) names.push_back(p.name);
+    throw std::invalid_argument("first_conv '" + name + "' is not a parameter of the module" +
+                                xp::did_you_mean(name, names));
+  }
   torch::Tensor weight = owner.attr(rest).toTensor();
   if (weight.dim() != 4 || weight.size(1) != pretrained)
     throw std::invalid_argument("first_conv '" + name + "' is " + shape_string(weight.sizes()) +

@@ -343,7 +343,12 @@ TEST_CASE("seg pretrained: first_conv extension keeps the RGB output when the ne
   CHECK_THROWS_WITH_AS(torchscript_model({{"path", file.string()}, {"mode", "pyramid"}, {"in_channels", 5},
                                           {"new_bands", "first_conv"}, {"first_conv", "stem.wieght"},
                                           {"input_size", xp_test::ints({3, 16, 16})}}),
-                       doctest::Contains("first_conv 'stem.wieght' is not a parameter"), xp::ConfigError);
+                       doctest::Contains("first_conv 'stem.wieght' is not a parameter of the module; did you mean 'stem.weight'?"),
+                       xp::ConfigError);
+  CHECK_THROWS_WITH_AS(torchscript_model({{"path", file.string()}, {"mode", "pyramid"}, {"in_channels", 5},
+                                          {"new_bands", "first_conv"}, {"first_conv", "sten.weight"},
+                                          {"input_size", xp_test::ints({3, 16, 16})}}),
+                       doctest::Contains("the module has no submodule 'sten'; did you mean 'stem'?"), xp::ConfigError);
   CHECK_THROWS_WITH_AS(torchscript_model({{"path", file.string()}, {"mode", "pyramid"}, {"in_channels", 2},
                                           {"new_bands", "first_conv"}, {"input_size", xp_test::ints({3, 16, 16})}}),
                        doctest::Contains("in_channels = 2 is fewer than input_size[0] = 3"), xp::ConfigError);
