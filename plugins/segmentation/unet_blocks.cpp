@@ -92,11 +92,15 @@ UNetEncoder::UNetEncoder(torch::nn::Module& owner, const Params& p, UNetOptions&
     if (size.size() == 3) side = std::max(size[1], size[2]);
   }
   std::vector<torch::Tensor> maps;
-  {
+  try {
     torch::NoGradGuard no_grad;
     model_->eval();
     maps = pyramid(model_->forward(torch::zeros({1, o.in_channels, side, side})));
     model_->train();
+  } catch (const std::exception& e) {
+    // c10::Error carries a C++ backtrace after its first line; the user needs the first line.
+    const std::string what = e.what();
+    throw ConfigError(p.plugin() + ": " + what.substr(0, what.find('\n')), where);
   }
   if (maps.size() < 2)
     throw ConfigError(p.plugin() + ": encoder " + name_ + " returns " + std::to_string(maps.size()) +

@@ -26,6 +26,7 @@ namespace {
 
 void load_plugins() {
   static const bool loaded = [] {
+    xp_test::load_classification_plugins();  // simple_cnn: a model that returns no pyramid
     xp_test::load_plugin_library("xp_torchscript");
     return true;
   }();
@@ -295,6 +296,10 @@ TEST_CASE("seg pretrained: clear errors for an encoder that gives no usable pyra
                        doctest::Contains("returns 1 feature map; a U-Net decoder needs at least two"), xp::ConfigError);
   CHECK_THROWS_WITH_AS(seg_model("unet_plus_plus", file, {{"method", "dense"}}),
                        doctest::Contains("pyramid mode needs a list or tuple of feature maps"), xp::ConfigError);
+  xp::Value::Table unet = {{"base_width", int64_t{4}}};
+  unet["encoder"] = seg_test::plugin_table("model", "simple_cnn", {{"num_classes", int64_t{2}}, {"in_channels", int64_t{3}}});
+  CHECK_THROWS_WITH_AS(xp::create<xp::Model>(seg_test::params("model", "unet", unet)),
+                       doctest::Contains("unet: encoder simple_cnn returns no feature pyramid"), xp::ConfigError);
   CHECK_THROWS_WITH_AS(seg_model("unet", file, {{"method", "forward_features"}}),
                        doctest::Contains("has no method 'forward_features'"), xp::ConfigError);
 }
