@@ -10,12 +10,25 @@ Runs wherever Python PyTorch is installed (xp itself needs no Python). Examples:
   # the built-in tiny CNN (no download): the asset shipped as experiments/assets/tiny_backbone.pt
   python3 tools/export_torchscript.py --tiny --features -o experiments/assets/tiny_backbone.pt
 
+  # segmentation: a whole segmentation_models_pytorch model (dense logits [B, 1, H, W]) ...
+  python3 tools/export_torchscript.py efficientnet-b5 --smp UnetPlusPlus --pretrained --input-size 3 256 256 -o upp_b5.pt
+  # ... or an encoder's feature pyramid for xp's unet / unet_plus_plus decoder (encoder = {...})
+  python3 tools/export_torchscript.py efficientnet_b5 --timm --pyramid --pretrained --input-size 3 256 256 -o b5_pyramid.pt
+  python3 tools/export_torchscript.py resnet34 --smp Unet --pyramid --pretrained --input-size 3 256 256 -o r34_pyramid.pt
+
 --features drops the classifier (torchvision: fc/classifier/head replaced by Identity; timm:
 reset_classifier(0)), so the model returns pooled features [B, F] for xp to put a new head on.
 The model is scripted (torch.jit.script) when possible, which keeps BatchNorm and dropout following
 train()/eval(); --trace (or a model that cannot be scripted) records one forward instead, in eval
 mode, so that BatchNorm always uses its running statistics and dropout is off, whatever xp's mode.
 The saved file is reloaded and its output compared with the original's before anything is printed.
+
+--smp ARCH (needs `pip install segmentation-models-pytorch`) builds smp.create_model(ARCH,
+encoder_name=MODEL, classes=--classes): its forward returns dense logits at the input's size, which
+xp's `torchscript` plugin checks against the mask. --pyramid exports an encoder instead, whose
+forward returns the list of feature maps from fine to coarse: timm's features_only=True model
+(strides 2..32), or the smp model's `encoder` (the input itself at stride 1, then strides 2..32).
+smp models and their encoders need sides that are multiples of 32.
 """
 import argparse
 import sys
@@ -51,9 +64,18 @@ def build(args: argparse.Namespace) -> nn.Module:
     if args.tiny:
         torch.manual_seed(args.seed)
         return TinyBackbone()
+    if args.smp:
+        import segmentation_models_pytorch as smp  # only needed for smp models
+
+        model = smp.create_model(args.smp, encoder_name=args.model, classes=args.classes,
+                                 in_channels=args.input_size[0],
+                                 encoder_weights="imagenet" if args.pretrained else None)
+        return model.encoder if args.pyramid else model
     if args.timm:
         import timm  # only needed for timm models
 
+        if args.pyramid:  # a list of feature maps at strides 2, 4, 8, 16, 32
+            return timm.create_model(args.model, pretrained=args.pretrained, features_only=True)
         return timm.create_model(args.model, pretrained=args.pretrained)
     import torchvision
 
@@ -94,6 +116,11 @@ def main() -> int:
     p.add_argument("--weights", help="torchvision weights, e.g. DEFAULT or IMAGENET1K_V2 (default: random init)")
     p.add_argument("--pretrained", action="store_true", help="timm: load pretrained weights")
     p.add_argument("--features", action="store_true", help="drop the classifier: output pooled features [B, F]")
+    p.add_argument("--smp", metavar="ARCH", help="a segmentation_models_pytorch model (Unet, UnetPlusPlus, FPN...) "
+                   "whose encoder is MODEL, e.g. efficientnet-b5; --pretrained loads ImageNet encoder weights")
+    p.add_argument("--classes", type=int, default=1, help="--smp: output maps (1 for binary segmentation)")
+    p.add_argument("--pyramid", action="store_true", help="export the encoder's feature pyramid (timm features_only, "
+                   "or the smp model's encoder) for xp's unet / unet_plus_plus")
     p.add_argument("--input-size", type=int, nargs=3, default=[3, 224, 224], metavar=("C", "H", "W"),
                    help="input size of the check (and of the trace)")
     p.add_argument("--trace", action="store_true", help="trace instead of scripting (BatchNorm frozen in eval mode)")
@@ -101,6 +128,10 @@ def main() -> int:
     args = p.parse_args()
     if not args.tiny and not args.model:
         p.error("name a model, or use --tiny")
+    if args.pyramid and not (args.timm or args.smp):
+        p.error("--pyramid needs --timm or --smp")
+    if args.pyramid and args.features:
+        p.error("--pyramid and --features exclude each other")
 
     model = build(args)
     if args.features:
@@ -116,16 +147,33 @@ def main() -> int:
     with torch.no_grad():
         expected = model(example)
         got = reloaded(example)
-    if isinstance(expected, (tuple, list)):
-        expected, got = expected[0], got[0]
-    if not torch.allclose(expected, got, rtol=1e-4, atol=1e-5):
-        print(f"error: the reloaded {args.output} differs from the model (max |diff| "
-              f"{(expected - got).abs().max().item():.3g})", file=sys.stderr)
-        return 1
+    if args.pyramid:
+        pairs = list(zip(expected, got))
+    else:
+        if isinstance(expected, (tuple, list)):
+            expected, got = expected[0], got[0]
+        pairs = [(expected, got)]
+    for e, g in pairs:
+        if not torch.allclose(e, g, rtol=1e-4, atol=1e-5):
+            print(f"error: the reloaded {args.output} differs from the model (max |diff| "
+                  f"{(e - g).abs().max().item():.3g})", file=sys.stderr)
+            return 1
+
+    if args.pyramid:
+        print(f"saved {args.output}: feature maps {[list(g.shape) for g in got]} for input {[2] + args.input_size}")
+        print("xp experiment (the decoder is xp's; depth follows the maps):")
+        print("[model]")
+        print('plugin = "unet_plus_plus"   # or "unet"')
+        print("[model.encoder]")
+        print('plugin = "torchscript"')
+        print(f'path = "{args.output}"')
+        print(f"input_size = [{', '.join(str(v) for v in args.input_size)}]")
+        return 0
 
     shape = list(got.shape)
     mode = "features" if args.features else "logits"
-    size = got.flatten(2).mean(2).shape[1] if got.dim() == 4 else shape[-1]
+    # Dense logits [B, K, H, W] (--smp) have K maps; pooled-or-not features their channel count.
+    size = shape[1] if got.dim() == 4 else shape[-1]
     print(f"saved {args.output}: output {shape} for input {[2] + args.input_size}; "
           f"{'feature size' if args.features else 'classes'}: {size}")
     print("xp experiment:")

@@ -8,7 +8,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <xp/base/suggest.h>
 #include <xp/errors.h>
+#include <xp/raster/band_set.h>
 
 #include "jpeg_image.h"
 #include "nvjpeg_batch_stage.h"
@@ -28,8 +30,18 @@ void DecodeOptions::add_to(Schema& schema) {
                                     "with the CPU workers (builds that found nvJPEG, machines with CUDA)")
       .choices({"cpu", "nvjpeg", "nvjpeg_batched"})
       .add_float("gpu_share", -1.0, "decoder = nvjpeg_batched: the share of each batch the GPU decodes; -1 = tuned "
-                                    "while loading from the measured speed of both sides").range(-1.0, 1.0);
+                                    "while loading from the measured speed of both sides").range(-1.0, 1.0)
+      .add_strings("bands", {}, "bands of the image files to read, in order (N-band TIFFs; 8/16-bit kept), by "
+                                "image_bands' names; empty = the image as `channels` says")
+      .add_strings("image_bands", {}, "names of the image files' bands in file order; empty = gray / red,green,blue "
+                                      "/ red,green,blue,alpha by band count, b1..bN otherwise");
 }
+
+int64_t DecodeOptions::channel_count() const {
+  return bands ? static_cast<int64_t>(band_names.size()) : channels;
+}
+
+std::vector<std::string> DecodeOptions::channel_names() const { return band_names; }
 
 DecodeOptions DecodeOptions::from(const Params& params) {
   DecodeOptions o;
@@ -52,6 +64,32 @@ DecodeOptions DecodeOptions::from(const Params& params) {
   if (decoder != "nvjpeg_batched" && share >= 0.0)
     throw ConfigError("gpu_share applies to decoder = \"nvjpeg_batched\" (this dataset's decoder is \"" + decoder + "\")",
                       params.where());
+  o.band_names = params.get_strings("bands");
+  if (!o.band_names.empty()) {
+    const auto& names = o.band_names;
+    for (size_t i = 0; i < names.size(); ++i)
+      if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), names[i]) !=
+          names.begin() + static_cast<std::ptrdiff_t>(i))
+        throw ConfigError(params.plugin() + ": band '" + names[i] + "' is listed twice in bands", params.where());
+    if (decoder != "cpu")
+      throw ConfigError(params.plugin() + ": bands are read from TIFF/PNG files on the CPU; decoder = \"" + decoder +
+                            "\" decodes JPEGs (use decoder = \"cpu\")",
+                        params.where());
+    auto set = std::make_shared<raster::BandSet>(names, params.get_strings("image_bands"));
+    // Band files beside the images are segmentation_folder's; here every band is the image file's.
+    const auto other = set->non_image_bands();
+    if (!other.empty()) {
+      std::vector<std::string> known = params.get_strings("image_bands");
+      if (known.empty()) known = {"gray", "red", "green", "blue", "alpha", "b1", "b2", "b3", "b4"};
+      throw ConfigError(params.plugin() + ": band '" + other.front() + "' is not a band of the image files (" +
+                            (params.get_strings("image_bands").empty()
+                                 ? std::string("without image_bands they are gray, red/green/blue[/alpha] or b1..bN")
+                                 : "image_bands names them") +
+                            ")" + did_you_mean(other.front(), known),
+                        params.where());
+    }
+    o.bands = std::move(set);
+  }
   if (decoder == "nvjpeg_batched") {
     std::string why;
     o.stage = make_nvjpeg_batch_stage(share, why);
@@ -105,12 +143,25 @@ cv::Mat decode_bytes(const std::vector<uchar>& bytes, const std::string& path, c
   return image;
 }
 
+// The named bands of the file at its own depth (raster::BandSet), resized like any image.
+cv::Mat decode_bands(const std::string& path, const DecodeOptions& options) {
+  cv::Mat image = options.bands->load(path, {});
+  if (options.height > 0 && (image.rows != options.height || image.cols != options.width)) {
+    cv::Mat resized;
+    cv::resize(image, resized, cv::Size(static_cast<int>(options.width), static_cast<int>(options.height)), 0, 0,
+               cv::INTER_AREA);
+    image = resized;
+  }
+  return image;
+}
+
 }  // namespace
 
 cv::Mat decode_image_file(const std::string& path, const DecodeOptions& options) {
   std::vector<uchar> bytes = read_bytes(path);
   if (bytes.empty()) throw BadSample(path, "empty file (0 bytes)");
   if (options.verify_end) verify_complete(path, bytes);
+  if (options.bands) return decode_bands(path, options);
   return decode_bytes(bytes, path, options);
 }
 
@@ -128,6 +179,10 @@ Sample ImageFileSplit::load_lazy(size_t index) const {
   auto bytes = std::make_shared<std::vector<uchar>>(read_bytes(s.source));
   if (bytes->empty()) throw BadSample(s.source, "empty file (0 bytes)");
   if (options_.verify_end) verify_complete(s.source, *bytes);
+  if (options_.bands) {
+    s.image = decode_bands(s.source, options_);
+    return s;
+  }
   // JPEGs stay encoded for the transforms to decode what they keep; a resize on load needs them whole.
   if (options_.height == 0)
     if (auto jpeg = JpegImage::open(bytes, options_.channels, s.source, options_.nvjpeg, options_.stage)) {

@@ -4,6 +4,7 @@
 // the loader can skip it; OpenCV itself only returns an empty Mat or decodes a truncated JPEG as
 // a partly grey image, which would silently poison training.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,10 @@
 #include <xp/dataset.h>
 #include <xp/params.h>
 #include <xp/schema.h>
+
+namespace xp::raster {
+class BandSet;
+}
 
 namespace xp::classification {
 
@@ -23,6 +28,14 @@ struct DecodeOptions {
   // decoder = "nvjpeg_batched": the GPU stage that decodes planned crops batch by batch
   // (nvjpeg_batch_stage.h), shared by the dataset's splits.
   std::shared_ptr<BatchDecodeStage> stage;
+  // bands = [...]: the image file's bands by name, in that order, 8/16-bit kept (N-band TIFFs);
+  // null = `channels` as above.
+  std::shared_ptr<const raster::BandSet> bands;
+  std::vector<std::string> band_names;  // bands' names; empty without bands
+
+  // What DatasetInfo says about the channels: their count, and their names when `bands` names them.
+  int64_t channel_count() const;
+  std::vector<std::string> channel_names() const;
 
   // The schema parameters shared by the file-based datasets, and reading them back.
   static void add_to(Schema& schema);

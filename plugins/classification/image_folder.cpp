@@ -110,7 +110,8 @@ class ImageFolder : public xp::Dataset {
     i.task = xp::Task::Classification;
     i.num_classes = static_cast<int64_t>(classes_.size());
     i.class_names = classes_;
-    i.channels = decode_.channels;
+    i.channels = decode_.channel_count();
+    i.band_names = decode_.channel_names();
     return i;
   }
 

@@ -2,10 +2,10 @@
 // rare_blobs_generator.h and docs/segmentation.md for the calibration of its defaults).
 #include <algorithm>
 
-#include "band_set.h"
 #include "rare_blobs_generator.h"
 #include "xp/base/suggest.h"
 #include "xp/plugin.h"
+#include "xp/raster/band_set.h"
 
 namespace xp::seg {
 namespace {
@@ -54,7 +54,7 @@ class RareBlobsSplit : public Split {
       else if (band == "dem") planes.push_back(generator_->dem(split_, index, blobs));
       else planes.push_back(generator_->noise_band(split_, index));
     }
-    return merge_bands(planes);  // 16-bit as soon as dem or noise is in
+    return raster::merge_bands(planes);  // 16-bit as soon as dem or noise is in
   }
 
   void check(size_t index) const {

@@ -7,7 +7,7 @@
 // List files hold one image file name (or stem) per line; blank lines and # comments are skipped.
 //
 // With `bands = [...]` a sample is N named bands: those of the image file (8/16-bit, N-band TIFFs)
-// and aligned single-band files in folders beside images/ (root/dem/<stem>.tif), see band_set.h.
+// and aligned single-band files in folders beside images/ (root/dem/<stem>.tif), see xp/raster/band_set.h.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -16,14 +16,15 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "band_set.h"
 #include "xp/base/suggest.h"
 #include "xp/plugin.h"
+#include "xp/raster/band_set.h"
 
 namespace xp::seg {
 namespace {
 
 namespace fs = std::filesystem;
+using raster::BandSet;
 
 const std::vector<std::string> kImageExtensions = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
 

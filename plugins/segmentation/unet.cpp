@@ -11,14 +11,16 @@ class DecoderImpl : public torch::nn::Module {
  public:
   DecoderImpl(const UNetOptions& o, bool transpose) : transpose_(transpose) {
     for (int64_t level = o.depth - 1; level >= 0; --level) {
-      int64_t below = o.width(level + 1), here = o.width(level);
+      // From below: the encoder's deepest map first, then the decoder's own; the skip is the encoder's.
+      int64_t below = level == o.depth - 1 ? o.encoder_width(level + 1) : o.width(level + 1);
+      int64_t here = o.width(level), skip = o.encoder_width(level);
       auto suffix = std::to_string(level);
       if (transpose_) {
         ups_.push_back(register_module("up" + suffix,
                                        torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(below, here, 2).stride(2))));
-        blocks_.push_back(register_module("block" + suffix, conv_block(2 * here, here, o.batch_norm, o.dropout)));
+        blocks_.push_back(register_module("block" + suffix, conv_block(here + skip, here, o.batch_norm, o.dropout)));
       } else {
-        blocks_.push_back(register_module("block" + suffix, conv_block(below + here, here, o.batch_norm, o.dropout)));
+        blocks_.push_back(register_module("block" + suffix, conv_block(below + skip, here, o.batch_norm, o.dropout)));
       }
     }
   }
@@ -45,7 +47,8 @@ class UNet : public Model {
  public:
   static Schema schema() {
     Schema s("U-Net: encoder / decoder with skip connections (Ronneberger et al. 2015); "
-             "submodules encoder, decoder, head");
+             "submodules encoder (built in, or a pretrained pyramid: encoder = {...}), decoder, head, final "
+             "(pretrained encoders whose finest map is below the input's resolution)");
     s.tasks({"segmentation"});
     add_unet_options(s);
     s.add_string("upsample", "bilinear", "decoder up-sampling: bilinear (+conv) or transpose (learned 2x2)")
@@ -53,8 +56,7 @@ class UNet : public Model {
     return s;
   }
 
-  explicit UNet(const Params& p) : options_(p) {
-    encoder_ = register_module("encoder", Encoder(options_));
+  explicit UNet(const Params& p) : options_(p), encoder_(*this, p, options_) {
     decoder_ = register_module("decoder", Decoder(options_, p.get_string("upsample") == "transpose"));
     head_ = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(options_.width(0), options_.out_channels, 1)));
   }
@@ -65,13 +67,13 @@ class UNet : public Model {
                         std::to_string(input.dim()) + "-d input with " +
                         std::to_string(input.dim() > 1 ? input.size(1) : 0) + " channels (set in_channels)");
     ModelOutput out;
-    out.logits = head_->forward(decoder_->forward(encoder_->forward(input)));
+    out.logits = head_->forward(encoder_.to_input_size(decoder_->forward(encoder_.forward(input)), input));
     return out;
   }
 
  private:
   UNetOptions options_;
-  Encoder encoder_{nullptr};
+  UNetEncoder encoder_;
   Decoder decoder_{nullptr};
   torch::nn::Conv2d head_{nullptr};
 };

@@ -15,7 +15,9 @@ class NestedDecoderImpl : public torch::nn::Module {
   explicit NestedDecoderImpl(const UNetOptions& o) : depth_(o.depth) {
     for (int64_t j = 1; j <= depth_; ++j)
       for (int64_t i = 0; i + j <= depth_; ++i) {
-        int64_t in = j * o.width(i) + o.width(i + 1);
+        // X(i,0) is the encoder's map, X(i,1..j-1) the decoder's, and the one from below is the
+        // encoder's when j = 1.
+        int64_t in = o.encoder_width(i) + (j - 1) * o.width(i) + (j == 1 ? o.encoder_width(i + 1) : o.width(i + 1));
         nodes_[{i, j}] = register_module("x" + std::to_string(i) + "_" + std::to_string(j),
                                          conv_block(in, o.width(i), o.batch_norm, o.dropout));
       }
@@ -45,15 +47,16 @@ class UNetPlusPlus : public Model {
  public:
   static Schema schema() {
     Schema s("UNet++: U-Net with nested dense skip pathways (Zhou et al. 2018); "
-             "submodules encoder, decoder, head, ds_heads");
+             "submodules encoder (built in, or a pretrained pyramid: encoder = {...}), decoder, head, ds_heads, "
+             "final (pretrained encoders whose finest map is below the input's resolution)");
     s.tasks({"segmentation"});
     add_unet_options(s);
     s.add_bool("deep_supervision", false, "also return heads on the shallower nested outputs as aux ds_1..");
     return s;
   }
 
-  explicit UNetPlusPlus(const Params& p) : options_(p), deep_supervision_(p.get_bool("deep_supervision")) {
-    encoder_ = register_module("encoder", Encoder(options_));
+  explicit UNetPlusPlus(const Params& p)
+      : options_(p), deep_supervision_(p.get_bool("deep_supervision")), encoder_(*this, p, options_) {
     decoder_ = register_module("decoder", NestedDecoder(options_));
     auto head = [&] { return torch::nn::Conv2d(torch::nn::Conv2dOptions(options_.width(0), options_.out_channels, 1)); };
     head_ = register_module("head", head());
@@ -68,19 +71,23 @@ class UNetPlusPlus : public Model {
       throw ConfigError("unet_plus_plus: expects input [B," + std::to_string(options_.in_channels) +
                         ",H,W], got " + std::to_string(input.dim()) + "-d input with " +
                         std::to_string(input.dim() > 1 ? input.size(1) : 0) + " channels (set in_channels)");
-    auto nested = decoder_->forward(encoder_->forward(input));
+    auto nested = decoder_->forward(encoder_.forward(input));
     ModelOutput out;
-    out.logits = head_->forward(nested.back());
+    out.logits = head_->forward(encoder_.to_input_size(nested.back(), input));
+    // The shallower heads of a pretrained pyramid are at its finest stride: resized to the mask's size.
     if (deep_supervision_)
-      for (size_t j = 0; j + 1 < nested.size(); ++j)
-        out.aux["ds_" + std::to_string(j + 1)] = ds_heads_[j]->as<torch::nn::Conv2d>()->forward(nested[j]);
+      for (size_t j = 0; j + 1 < nested.size(); ++j) {
+        torch::Tensor ds = ds_heads_[j]->as<torch::nn::Conv2d>()->forward(nested[j]);
+        if (ds.size(2) != input.size(2) || ds.size(3) != input.size(3)) ds = upsample_like(ds, input);
+        out.aux["ds_" + std::to_string(j + 1)] = ds;
+      }
     return out;
   }
 
  private:
   UNetOptions options_;
   bool deep_supervision_;
-  Encoder encoder_{nullptr};
+  UNetEncoder encoder_;
   NestedDecoder decoder_{nullptr};
   torch::nn::Conv2d head_{nullptr};
   torch::nn::ModuleList ds_heads_{nullptr};

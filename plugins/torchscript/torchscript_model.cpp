@@ -1,5 +1,7 @@
 // A model exported from Python with torch.jit (tools/export_torchscript.py), used as is
-// (mode = "logits") or as a feature extractor under a new linear head (mode = "features").
+// (mode = "logits": class logits [B, K] or dense logits [B, K, H, W]), as a feature extractor under
+// a new linear head (mode = "features"), or as the encoder of a segmentation model (mode =
+// "pyramid": its feature maps at several strides, for the decoder of unet / unet_plus_plus).
 // The jit module's own parameters and buffers are registered under "backbone" (see jit_mirror.h),
 // so freezing "backbone.*", parameter groups, checkpoints, EMA and device moves work on it like on
 // any xp model; the new classifier is "head".
@@ -15,6 +17,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/script.h>
 
+#include "first_conv.h"
 #include "jit_mirror.h"
 
 namespace {
@@ -48,23 +51,34 @@ class TorchScriptModel : public xp::Model {
                "new head. Modules: backbone (the jit module's own names), head (features mode)")
         .add_required("path", xp::ParamType::String,
                       "the .pt file saved by torch.jit (relative to the working directory)")
-        .add_string("mode", "logits", "logits: the model's output is the logits; features: it is features, "
-                                      "pooled if [B, C, H, W], under a new linear head")
-            .choices({"logits", "features"})
+        .add_string("mode", "logits", "logits: the model's output is the logits ([B, K], or [B, K, H, W] at the "
+                                      "input's size); features: it is features, pooled if [B, C, H, W], under a "
+                                      "new linear head; pyramid: a list of feature maps (a segmentation encoder)")
+            .choices({"logits", "features", "pyramid"})
         .add_string("method", "forward", "the jit method to call, e.g. forward_features")
         .add_ints("input_size", {3, 224, 224},
                   "[C, H, W] of a probe forward at construction that learns the output size")
             .min(1)
         .add_int("in_channels", 0,
                  "channels of the data when they differ from input_size[0] (1 is repeated, others get "
-                 "a learned 1x1 conv 'adapter'); 0 = input_size[0]")
+                 "a learned 1x1 conv 'adapter', or an extended first convolution: new_bands); 0 = input_size[0]")
             .range(0, 64)
+        .add_string("new_bands", "adapter", "how bands beyond input_size[0] reach the backbone: adapter (a learned "
+                                            "1x1 conv to input_size[0] bands) or first_conv (the first convolution "
+                                            "gets more input channels, initialised to the mean of its filters)")
+            .choices({"adapter", "first_conv"})
+        .add_string("first_conv", "", "new_bands = first_conv: the parameter name of the first convolution's "
+                                      "weight, e.g. conv1.weight; empty = the first 4-d parameter over input_size[0] "
+                                      "channels")
         .add_float("dropout", 0.0, "dropout before the new head (features mode)").range(0.0, 0.99)
         .add_int("num_classes", 0, "output classes (0 = from the dataset)").min(0);
   }
 
   explicit TorchScriptModel(const xp::Params& p)
-      : path_(p.get_string("path")), method_(p.get_string("method")), features_(p.get_string("mode") == "features") {
+      : path_(p.get_string("path")),
+        method_(p.get_string("method")),
+        features_(p.get_string("mode") == "features"),
+        pyramid_(p.get_string("mode") == "pyramid") {
     const std::string& where = p.where();
     std::vector<int64_t> input_size = p.get_ints("input_size");
     if (input_size.size() != 3)
@@ -73,6 +87,11 @@ class TorchScriptModel : public xp::Model {
     in_channels_ = p.get_int("in_channels") > 0 ? p.get_int("in_channels") : backbone_channels_;
 
     load(where);
+    if (p.get_string("new_bands") == "first_conv" && in_channels_ != backbone_channels_ && in_channels_ != 1) {
+      extend_first_conv(p.get_string("first_conv"), where);
+      backbone_channels_ = in_channels_;
+      input_size[0] = in_channels_;
+    }
     backbone_ = register_module("backbone", xp::torchscript::mirror_jit_module(jit_));
     if (in_channels_ != backbone_channels_ && in_channels_ != 1)
       adapter_ = register_module("adapter", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels_, backbone_channels_, 1)));
@@ -81,15 +100,23 @@ class TorchScriptModel : public xp::Model {
     if (features_ && classes <= 0)
       throw xp::ConfigError("torchscript: num_classes is 0 and no dataset supplied it; set num_classes", where);
     const int64_t out_size = probe(input_size, where);
-    if (features_) {
+    if (pyramid_) {
+      // An encoder: its consumer (unet, unet_plus_plus) reads the maps; num_classes means nothing.
+    } else if (features_) {
       double dropout = p.get_float("dropout");
       if (dropout > 0) dropout_ = register_module("dropout", torch::nn::Dropout(dropout));
       head_ = register_module("head", torch::nn::Linear(out_size, classes));
     } else if (classes > 0 && classes != out_size) {
       throw xp::ConfigError("torchscript: " + path_ + " outputs " + std::to_string(out_size) +
-                                " values per image but num_classes is " + std::to_string(classes) +
-                                "; to train a new head on its output set mode = \"features\" (and export with "
-                                "--features to drop the model's own classifier)",
+                                (dense_ ? " logit maps per pixel" : " values per image") + " but num_classes is " +
+                                std::to_string(classes) +
+                                (dense_ ? " (dense logits " + dense_shape_ + ")" +
+                                              "; a segmentation model must output num_classes maps at the "
+                                              "input's size (segmentation_models_pytorch: classes=1 for binary "
+                                              "masks); for feature maps under a new head set mode = \"features\""
+                                        : std::string("; to train a new head on its output set mode = \"features\" "
+                                                      "(and export with --features to drop the model's own "
+                                                      "classifier)")),
                             where);
     }
   }
@@ -98,9 +125,21 @@ class TorchScriptModel : public xp::Model {
     if (input.dim() != 4 || input.size(1) != in_channels_)
       throw std::invalid_argument("torchscript expects input [B, " + std::to_string(in_channels_) + ", H, W], got " +
                                   shape_string(input.sizes()) + " (check in_channels and the dataset's channels)");
-    torch::Tensor y = call(adapt(input));
     xp::ModelOutput out;
+    if (pyramid_) {
+      // The maps as aux "pyramid_0" (finest) .. "pyramid_{n-1}"; logits is the deepest map.
+      std::vector<torch::Tensor> maps = call_pyramid(adapt(input));
+      for (size_t i = 0; i < maps.size(); ++i) out.aux["pyramid_" + std::to_string(i)] = maps[i];
+      out.logits = maps.back();
+      return out;
+    }
+    torch::Tensor y = call(adapt(input));
     if (!features_) {
+      if (y.dim() == 4 && (y.size(2) != input.size(2) || y.size(3) != input.size(3)))
+        throw std::invalid_argument("torchscript: " + path_ + "." + method_ + " returned dense logits " +
+                                    shape_string(y.sizes()) + " for an input " + shape_string(input.sizes()) +
+                                    ": they must have the input's (the mask's) height and width (many "
+                                    "segmentation models need sides that are multiples of 32)");
       out.logits = y;
       return out;
     }
@@ -160,12 +199,22 @@ class TorchScriptModel : public xp::Model {
     try {
       for (bool training : {false, true}) {
         train(training);
+        if (pyramid_) {
+          check_pyramid(call_pyramid(zeros), zeros);
+          sizes = {2, 0};
+          continue;
+        }
         torch::Tensor y = call(zeros);
         if (features_) y = pooled(y);
+        if (!features_ && y.dim() == 4) {
+          check_dense(y, zeros);
+          y = y.flatten(2).select(2, 0);  // [B, K]: the map count is what num_classes is checked against
+        }
         if (y.dim() != 2 || y.size(0) != 2)
           throw std::invalid_argument("its output is " + shape_string(y.sizes()) + " for an input " +
-                                      shape_string(zeros.sizes()) + "; logits mode needs [B, num_classes] (for " +
-                                      "features, set mode = \"features\")");
+                                      shape_string(zeros.sizes()) + "; logits mode needs [B, num_classes] or " +
+                                      "dense logits [B, num_classes, H, W] (for features, set mode = " +
+                                      "\"features\"; for a segmentation encoder, mode = \"pyramid\")");
         if (!sizes.empty() && sizes != y.sizes().vec())
           throw std::invalid_argument("its output is " + shape_string(sizes) + " in eval mode but " +
                                       shape_string(y.sizes()) + " in training mode");
@@ -194,6 +243,31 @@ class TorchScriptModel : public xp::Model {
     return sizes[1];
   }
 
+  // Dense logits (a segmentation model) must come at the input's size, which is the mask's.
+  void check_dense(const torch::Tensor& y, const torch::Tensor& x) {
+    dense_ = true;
+    dense_shape_ = shape_string(y.sizes());
+    if (y.size(0) != x.size(0) || y.size(2) != x.size(2) || y.size(3) != x.size(3))
+      throw std::invalid_argument("its dense logits are " + shape_string(y.sizes()) + " for an input " +
+                                  shape_string(x.sizes()) + "; they must have the input's (the mask's) height and " +
+                                  "width: upsample inside the exported model (segmentation_models_pytorch models " +
+                                  "do), or use it as an encoder (mode = \"pyramid\" under unet)");
+  }
+
+  // A pyramid is maps [B, C_i, H_i, W_i], finest first, none larger than the input or the map before.
+  void check_pyramid(const std::vector<torch::Tensor>& maps, const torch::Tensor& x) {
+    std::string shapes;
+    for (const auto& m : maps) shapes += (shapes.empty() ? "" : ", ") + shape_string(m.sizes());
+    const auto* before = &x;
+    for (const auto& m : maps) {
+      if (m.dim() != 4 || m.size(0) != x.size(0) || m.size(2) > before->size(2) || m.size(3) > before->size(3))
+        throw std::invalid_argument("pyramid mode needs feature maps [B, C, H, W] from fine to coarse, none " +
+                                    std::string("larger than the input or the map before it; got ") + shapes +
+                                    " for an input " + shape_string(x.sizes()));
+      before = &m;
+    }
+  }
+
   torch::Tensor adapt(const torch::Tensor& x) {
     if (adapter_) return adapter_->forward(x);
     if (in_channels_ != backbone_channels_) return x.repeat({1, backbone_channels_, 1, 1});
@@ -217,6 +291,44 @@ class TorchScriptModel : public xp::Model {
     return out.toTensor();
   }
 
+  // A feature pyramid: a list or tuple of tensors (timm features_only, smp encoders, torchvision
+  // IntermediateLayerGetter's values). A dict is not accepted: its order is not the strides'.
+  std::vector<torch::Tensor> call_pyramid(const torch::Tensor& x) {
+    c10::IValue out = jit_.get_method(method_)({x});
+    std::vector<c10::IValue> items;
+    if (out.isTuple()) {
+      for (const auto& v : out.toTupleRef().elements()) items.push_back(v);
+    } else if (out.isList()) {
+      for (const auto& v : out.toListRef()) items.push_back(v);
+    }
+    std::vector<torch::Tensor> maps;
+    for (const auto& v : items)
+      if (v.isTensor()) maps.push_back(v.toTensor());
+    if (maps.empty() || maps.size() != items.size())
+      throw std::invalid_argument("torchscript: " + path_ + "." + method_ + " returned " + out.tagKind() +
+                                  "; pyramid mode needs a list or tuple of feature maps (timm: features_only=True; "
+                                  "segmentation_models_pytorch: model.encoder)");
+    return maps;
+  }
+
+  void extend_first_conv(const std::string& name, const std::string& where) {
+    if (in_channels_ < backbone_channels_)
+      throw xp::ConfigError("torchscript: new_bands = \"first_conv\" adds bands to the first convolution, but "
+                            "in_channels = " + std::to_string(in_channels_) + " is fewer than input_size[0] = " +
+                                std::to_string(backbone_channels_) + " (use new_bands = \"adapter\")",
+                            where);
+    const std::string conv = name.empty() ? xp::torchscript::find_first_conv(jit_, backbone_channels_) : name;
+    if (conv.empty())
+      throw xp::ConfigError("torchscript: " + path_ + " has no 4-d parameter over input_size[0] = " +
+                                std::to_string(backbone_channels_) + " channels to extend; set first_conv",
+                            where);
+    try {
+      xp::torchscript::extend_first_conv(jit_, conv, backbone_channels_, in_channels_);
+    } catch (const std::invalid_argument& e) {
+      throw xp::ConfigError("torchscript: " + path_ + ": " + e.what(), where);
+    }
+  }
+
   // Features as [B, F]: feature maps are global-average-pooled; token sequences [B, N, D] are not
   // guessed at (class token or mean?): the exported model must pool them.
   torch::Tensor pooled(const torch::Tensor& y) const {
@@ -228,7 +340,9 @@ class TorchScriptModel : public xp::Model {
   }
 
   std::string path_, method_;
-  bool features_;
+  bool features_, pyramid_;
+  bool dense_ = false;  // logits mode, and the model's logits are maps
+  std::string dense_shape_;  // their shape at the probe, for messages
   int64_t backbone_channels_ = 3, in_channels_ = 3;
   torch::jit::Module jit_;
   std::shared_ptr<torch::nn::Module> backbone_;

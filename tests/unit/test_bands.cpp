@@ -1,6 +1,7 @@
 // N-band samples (issue 18): band files and multi-band rasters read with their bit depth, band
 // selection and order, colour transforms on the colour bands only, geometric ones on every band,
-// per-band normalization statistics of the training split (computed once, recorded, reused).
+// per-band normalization statistics of the training split (computed once, recorded, reused); the
+// classification datasets reading N-band images through the same library (xp/raster).
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include "engine/experiment_runner.h"
 #include "engine/normalization_stats.h"
 #include "plugin_loader.h"
+#include "test_classification_support.h"
 #include "xp/errors.h"
 #include "xp/plugin.h"
 // After the torch headers: glog (pulled in by c10) defines its own CHECK.
@@ -493,4 +495,63 @@ TEST_CASE("bands: in_channels = 0 follows the dataset's band count") {
   auto model = xp::create<xp::Model>(params);
   auto out = model->forward(torch::zeros({2, 4, 32, 32}));
   CHECK(out.logits.sizes() == torch::IntArrayRef({2, 1, 32, 32}));
+}
+
+TEST_CASE("bands: image_folder and csv_images read 16-bit images by band name, values exact") {
+  TempDir dir;
+  const fs::path root = dir.path / "data";
+  for (const char* cls : {"a", "b"}) fs::create_directories(root / "train" / cls);
+  // A 16-bit grey PNG: OpenCV reads it without GDAL.
+  const cv::Mat grey = ramp(6, 5, CV_16U, 1, 300, 997);
+  cv::imwrite((root / "train" / "a" / "g.png").string(), grey);
+  cv::imwrite((root / "train" / "b" / "g.png").string(), grey);
+  auto folder = xp_test::make<xp::Dataset>("image_folder", {{"root", root.string()}, {"bands", strings({"gray"})},
+                                                            {"val_fraction", 0.0}, {"test_fraction", 0.0}});
+  CHECK(folder->info().channels == 1);
+  CHECK(folder->info().band_names == std::vector<std::string>{"gray"});
+  auto s = folder->split("train")->load(0);
+  CHECK(same(s.image, grey));  // 16-bit kept, not converted to 8
+  // Without bands nothing changes: 8-bit RGB, no band names.
+  auto plain = xp_test::make<xp::Dataset>("image_folder", {{"root", root.string()}, {"val_fraction", 0.0},
+                                                           {"test_fraction", 0.0}});
+  CHECK(plain->info().channels == 3);
+  CHECK(plain->info().band_names.empty());
+  CHECK(plain->split("train")->load(0).image.type() == CV_8UC3);
+
+  // Unknown band names are config errors with a suggestion; a band the file lacks is a bad sample.
+  CHECK_THROWS_WITH_AS(xp_test::make<xp::Dataset>("image_folder", {{"root", root.string()}, {"bands", strings({"nri"})},
+                                                                   {"image_bands", strings({"nir"})}}),
+                       doctest::Contains("band 'nri' is not a band of the image files"), xp::ConfigError);
+  CHECK_THROWS_WITH(xp_test::make<xp::Dataset>("image_folder", {{"root", root.string()}, {"bands", strings({"nri"})},
+                                                                {"image_bands", strings({"nir"})}}),
+                    doctest::Contains("nir"));
+  CHECK_THROWS_WITH_AS(xp_test::make<xp::Dataset>("image_folder", {{"root", root.string()}, {"bands", strings({"gray", "gray"})}}),
+                       doctest::Contains("listed twice"), xp::ConfigError);
+  auto missing = xp_test::make<xp::Dataset>("image_folder", {{"root", root.string()}, {"bands", strings({"b2"})},
+                                                             {"val_fraction", 0.0}, {"test_fraction", 0.0}});
+  CHECK_THROWS_WITH_AS(missing->split("train")->load(0), doctest::Contains("has no band 'b2'"), xp::BadSample);
+
+#ifdef XP_HAVE_GDAL
+  // A 5-band 16-bit TIFF through csv_images: picked and ordered by name, resized on request.
+  const cv::Mat five = ramp(8, 6, CV_16U, 5, 1000, 101);
+  write_tiff(root / "five.tif", five);
+  std::ofstream(root / "train.csv") << "path,label\nfive.tif,x\nfive.tif,y\n";
+  const std::vector<std::string> names = {"blue", "green", "red", "nir", "swir"};
+  auto csv = xp_test::make<xp::Dataset>("csv_images", {{"train_csv", (root / "train.csv").string()},
+                                                       {"bands", strings({"nir", "red", "green", "blue"})},
+                                                       {"image_bands", strings(names)}});
+  CHECK(csv->info().channels == 4);
+  CHECK(csv->info().band_names == std::vector<std::string>{"nir", "red", "green", "blue"});
+  auto t = csv->split("train")->load(0);
+  REQUIRE(t.image.channels() == 4);
+  CHECK(t.image.depth() == CV_16U);
+  for (int k = 0; k < 4; ++k) CHECK(same(plane(t.image, k), plane(five, 3 - k)));
+  auto resized = xp_test::make<xp::Dataset>("csv_images", {{"train_csv", (root / "train.csv").string()},
+                                                           {"bands", strings({"swir"})},
+                                                           {"image_bands", strings(names)},
+                                                           {"resize", ints({4, 3})}});
+  auto r = resized->split("train")->load(1);
+  CHECK(r.image.size() == cv::Size(3, 4));
+  CHECK(r.image.type() == CV_16UC1);
+#endif
 }

@@ -262,6 +262,24 @@ TEST_CASE("torchscript: grey images are repeated to the backbone's channels, oth
   CHECK(eval_output(*four, torch::rand({2, 4, 8, 8})).logits.sizes() == torch::IntArrayRef({2, 3}));
 }
 
+TEST_CASE("torchscript: new_bands = first_conv extends the first convolution instead of adding an adapter") {
+  TempDir tmp;
+  fs::path file = write_tiny_jit(tmp.path, 5);
+  auto params = features_params(file);
+  auto rgb = make_model(params);
+  params["in_channels"] = 4;
+  params["new_bands"] = "first_conv";
+  auto four = make_model(params);
+  auto names = four->named_parameters();
+  CHECK_FALSE(names.contains("adapter.weight"));
+  REQUIRE(names["backbone.conv.weight"].sizes() == torch::IntArrayRef({4, 4, 3, 3}));
+  // The RGB features (and, the head drawn with the same seed aside, everything before it) are the
+  // pretrained network's when the new band is zero.
+  torch::Tensor x = torch::rand({2, 3, 8, 8});
+  CHECK(torch::allclose(eval_output(*four, torch::cat({x, torch::zeros({2, 1, 8, 8})}, 1)).aux.at("features"),
+                        eval_output(*rgb, x).aux.at("features"), 1e-5, 1e-6));
+}
+
 TEST_CASE("torchscript: clear errors for a missing file, a file that is not TorchScript and wrong shapes") {
   TempDir tmp;
   fs::path file = write_tiny_jit(tmp.path, 5);

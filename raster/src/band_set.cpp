@@ -1,15 +1,21 @@
-#include "band_set.h"
+#include "xp/raster/band_set.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "raster_file.h"
+#include "xp/raster/raster_file.h"
 #include "xp/errors.h"
 
-namespace xp::seg {
+namespace xp::raster {
 
 namespace {
 namespace fs = std::filesystem;
+
+std::string join(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
 }  // namespace
 
 BandSet::BandSet(std::vector<std::string> bands, std::vector<std::string> image_bands)
@@ -25,9 +31,9 @@ std::vector<std::string> BandSet::image_names(int channels) const {
   return names;
 }
 
-std::vector<std::string> BandSet::unknown_bands(const fs::path& base) const {
+std::vector<std::string> BandSet::non_image_bands() const {
   static const std::vector<std::string> kDefaultNames = {"gray", "red", "green", "blue", "alpha"};
-  std::vector<std::string> unknown;
+  std::vector<std::string> out;
   for (const auto& band : bands_) {
     const auto& known = image_bands_.empty() ? kDefaultNames : image_bands_;
     if (std::find(known.begin(), known.end(), band) != known.end()) continue;
@@ -35,6 +41,14 @@ std::vector<std::string> BandSet::unknown_bands(const fs::path& base) const {
     if (image_bands_.empty() && band.size() > 1 && band[0] == 'b' &&
         std::all_of(band.begin() + 1, band.end(), [](unsigned char c) { return std::isdigit(c); }))
       continue;
+    out.push_back(band);
+  }
+  return out;
+}
+
+std::vector<std::string> BandSet::unknown_bands(const fs::path& base) const {
+  std::vector<std::string> unknown;
+  for (const auto& band : non_image_bands()) {
     std::error_code ec;
     if (!fs::is_directory(base / band, ec)) unknown.push_back(band);
   }
@@ -87,7 +101,7 @@ cv::Mat BandSet::load(const fs::path& image_path, const fs::path& base) const {
     if (image.empty()) {
       const bool might_be_image_band = !image_bands_.empty()
                                            ? std::find(image_bands_.begin(), image_bands_.end(), band) != image_bands_.end()
-                                           : !fs::is_directory(base / band);
+                                           : base.empty() || !fs::is_directory(base / band);
       if (might_be_image_band) {
         image = read_raster(image_path);
         names = image_names(image.channels());
@@ -100,16 +114,16 @@ cv::Mat BandSet::load(const fs::path& image_path, const fs::path& base) const {
     auto it = std::find(names.begin(), names.end(), band);
     if (!image.empty() && it != names.end()) {
       plane = image_planes[static_cast<size_t>(it - names.begin())];
+    } else if (base.empty()) {
+      throw BadSample(image_path.string(), "has no band '" + band + "' (its " + std::to_string(names.size()) +
+                                               " bands are named " + join(names) + ")");
     } else {
       const fs::path file = band_file(base, band, image_path);
       std::error_code ec;
       if (!fs::exists(file, ec) && !image.empty() && !fs::is_directory(base / band))
         throw BadSample(image_path.string(), "has no band '" + band + "' (its " + std::to_string(names.size()) +
-                                                 " bands are named " + [&] {
-                                                   std::string s;
-                                                   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
-                                                   return s;
-                                                 }() + ") and there is no folder " + (base / band).string());
+                                                 " bands are named " + join(names) + ") and there is no folder " +
+                                                 (base / band).string());
       plane = read_raster(file);
       if (plane.channels() != 1)
         throw BadSample(file.string(), "band file '" + band + "' has " + std::to_string(plane.channels()) +
@@ -132,4 +146,4 @@ cv::Mat BandSet::load(const fs::path& image_path, const fs::path& base) const {
   return merge_bands(planes);
 }
 
-}  // namespace xp::seg
+}  // namespace xp::raster

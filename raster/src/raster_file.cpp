@@ -1,4 +1,4 @@
-#include "raster_file.h"
+#include "xp/raster/raster_file.h"
 
 #include <algorithm>
 #include <cctype>
@@ -15,7 +15,7 @@
 
 #include "xp/errors.h"
 
-namespace xp::seg {
+namespace xp::raster {
 namespace {
 
 namespace fs = std::filesystem;
@@ -118,4 +118,4 @@ cv::Mat read_raster(const fs::path& path) {
   return image;
 }
 
-}  // namespace xp::seg
+}  // namespace xp::raster

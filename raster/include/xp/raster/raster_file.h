@@ -8,7 +8,7 @@
 
 #include <opencv2/core.hpp>
 
-namespace xp::seg {
+namespace xp::raster {
 
 // H x W x C in the file's own depth (CV_8U, CV_16U, CV_16S, CV_32F...), bands in file order (RGB
 // for colour images, not OpenCV's BGR). Throws xp::BadSample naming the file when it is missing or
@@ -18,4 +18,4 @@ cv::Mat read_raster(const std::filesystem::path& path);
 // True when this build reads TIFFs through GDAL (any number of bands).
 bool raster_has_gdal();
 
-}  // namespace xp::seg
+}  // namespace xp::raster

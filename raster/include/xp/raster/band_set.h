@@ -2,7 +2,9 @@
 // A sample made of named bands: the bands of its image file (an RGB PNG, a 16-bit N-band TIFF) and
 // further aligned single-band files in folders beside `images/` named after the band
 // (`dem/<stem>.tif`, `ndvi/<stem>.png`). `bands = [...]` picks and orders them, so "RGB + one
-// auxiliary band" is just another list.
+// auxiliary band" is just another list. Shared by the datasets of the segmentation plugin
+// (segmentation_folder, rare_blobs) and the classification plugin (image_folder, csv_images: the
+// image file's bands only).
 
 #include <filesystem>
 #include <string>
@@ -10,7 +12,7 @@
 
 #include <opencv2/core.hpp>
 
-namespace xp::seg {
+namespace xp::raster {
 
 class BandSet {
  public:
@@ -23,6 +25,9 @@ class BandSet {
 
   // Band names that are neither image bands nor a folder under `base` (for a config error).
   std::vector<std::string> unknown_bands(const std::filesystem::path& base) const;
+  // Band names that cannot be bands of the image file: not in image_bands, or (without image_bands)
+  // none of gray, red, green, blue, alpha, b1..bN. For datasets without band files.
+  std::vector<std::string> non_image_bands() const;
 
   // H x W x bands().size(), bands in the requested order. Depth: CV_8U when every band is 8-bit,
   // CV_16U when every band is 8- or 16-bit unsigned (8-bit values kept as they are, not rescaled),
@@ -42,4 +47,4 @@ class BandSet {
 // The common depth of `planes` as BandSet::load describes it, and the planes merged at that depth.
 cv::Mat merge_bands(const std::vector<cv::Mat>& planes);
 
-}  // namespace xp::seg
+}  // namespace xp::raster
