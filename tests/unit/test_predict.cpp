@@ -128,6 +128,37 @@ TEST_CASE("predict: sliding windows over a scene of awkward size equal one whole
     CHECK(strips.size() == xp::inference::window_origins(scene.rows, 24, so.overlap).size());
     CHECK((got - whole).abs().max().item<float>() < 1e-5);
   }
+  // Windows copied as uint8 and made float by a pixel conversion (what xp predict does on a GPU when
+  // the run's evaluation transforms are only that conversion): `prepare` is never called, and the
+  // result is the same; on a GPU too where there is one (the band and the blending on the device,
+  // the rows sent from their own thread).
+  {
+    std::vector<torch::Device> devices{torch::kCPU};
+    if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA);
+    for (const auto& device : devices) {
+      CAPTURE(device.str());
+      model.to(device);
+      xp::inference::SlidingWindowOptions co;
+      co.window_h = co.window_w = 24;
+      co.batch_size = 4;
+      co.tta = "flips";
+      co.device = device;
+      co.device_conversion = xp::data::PixelConversion::unit_range();
+      torch::Tensor got = torch::full({1, scene.rows, scene.cols}, -1.0f);
+      int64_t next_row = 0;
+      xp::inference::sliding_window(
+          model, scene, [](const cv::Mat&) -> torch::Tensor { throw std::logic_error("prepare called"); }, co,
+          [&](int64_t y0, const torch::Tensor& rows) {
+            CHECK(y0 == next_row);
+            CHECK(rows.device().is_cpu());
+            next_row = y0 + rows.size(1);
+            got.narrow(1, y0, rows.size(1)).copy_(rows);
+          });
+      CHECK(next_row == scene.rows);
+      CHECK((got - whole).abs().max().item<float>() < 1e-4);
+      model.to(torch::kCPU);
+    }
+  }
   // Temperature divides the logits.
   o.temperature = 2.0;
   const torch::Tensor tempered = torch::sigmoid(model.forward(to_input(scene.clone()).unsqueeze(0)).logits / 2.0)[0];
