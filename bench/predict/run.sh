@@ -113,6 +113,14 @@ echo "scene ${side}x${side}, window $window, overlap 0.25, batch $batch, threads
 printf "xp      %8.3f Mpx/s  peak RSS %6d MiB  (segmentation + mask + objects + PNG writes)\n" "$xp_mpx" $(( $(peak xp.time) / 1024 ))
 printf "python  %8.3f Mpx/s  peak RSS %6d MiB  (sliding window + blending only)\n" "$py_mpx" $(( $(peak py.time) / 1024 ))
 "$py" -c "print('ratio xp/python %.2f' % ($xp_mpx / $py_mpx))"
+if [ "$device" != cpu ]; then  # xp predict lets cuDNN time its algorithms on a GPU: Python so too, for reference
+  "$py" "$here/sliding_window.py" unet.safetensors scene.png --window "$window" --overlap 0.25 --batch "$batch" \
+    --threads "$threads" --device "$device" --cudnn-benchmark > pyb.log || { cat pyb.log; exit 1; }
+  pyb_mpx=$(awk '{print $2}' pyb.log)
+  printf "python  %8.3f Mpx/s  with torch.backends.cudnn.benchmark = True;  ratio xp/python %.2f\n" "$pyb_mpx" \
+    "$("$py" -c "print($xp_mpx / $pyb_mpx)")"
+  phase "python sliding window ${side}x${side}, cudnn.benchmark"
+fi
 [ -f prob.pt ] && "$py" - <<'PY' || true
 import torch
 try:

@@ -5,7 +5,7 @@ PyTorch user would (torch + torchvision.io). Prints `python <Mpx/s> <seconds>` f
 window (the PNG decode before it is not timed).
 
     python3 sliding_window.py WEIGHTS.safetensors SCENE.png --window 512 --overlap 0.25 --batch 8
-        --depth 3 --base-width 16 --threads 2 [--device cpu|cuda] [--out prob.pt]
+        --depth 3 --base-width 16 --threads 2 [--device cpu|cuda] [--out prob.pt] [--cudnn-benchmark]
 """
 import argparse
 import json
@@ -93,8 +93,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="")
+    ap.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms (as xp predict does)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    torch.backends.cudnn.benchmark = a.cudnn_benchmark
     dev = torch.device(a.device)
     model = UNet(depth=a.depth, base=a.base_width)
     model.load_state_dict(load_safetensors(a.weights), strict=True)
