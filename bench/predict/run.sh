@@ -113,13 +113,16 @@ echo "scene ${side}x${side}, window $window, overlap 0.25, batch $batch, threads
 printf "xp      %8.3f Mpx/s  peak RSS %6d MiB  (segmentation + mask + objects + PNG writes)\n" "$xp_mpx" $(( $(peak xp.time) / 1024 ))
 printf "python  %8.3f Mpx/s  peak RSS %6d MiB  (sliding window + blending only)\n" "$py_mpx" $(( $(peak py.time) / 1024 ))
 "$py" -c "print('ratio xp/python %.2f' % ($xp_mpx / $py_mpx))"
-if [ "$device" != cpu ]; then  # xp predict lets cuDNN time its algorithms on a GPU: Python so too, for reference
+if [ "$device" != cpu ] && [ -n "${EXTRA:-}" ]; then  # EXTRA=1: rows for reference, not part of the ratio
   "$py" "$here/sliding_window.py" unet.safetensors scene.png --window "$window" --overlap 0.25 --batch "$batch" \
-    --threads "$threads" --device "$device" --cudnn-benchmark > pyb.log || { cat pyb.log; exit 1; }
-  pyb_mpx=$(awk '{print $2}' pyb.log)
-  printf "python  %8.3f Mpx/s  with torch.backends.cudnn.benchmark = True;  ratio xp/python %.2f\n" "$pyb_mpx" \
-    "$("$py" -c "print($xp_mpx / $pyb_mpx)")"
-  phase "python sliding window ${side}x${side}, cudnn.benchmark"
+    --threads "$threads" --device "$device" --model-only > pym.log || { cat pym.log; exit 1; }
+  printf "floor   %8.3f Mpx/s  the model's forward passes alone (Python, same windows, batch on the device)\n" "$(awk '{print $2}' pym.log)"
+  "$xp" predict "$run" scene.png --out outb --window "$window" --overlap 0.25 --batch-size "$batch" --precision bf16 \
+    --threads "$threads" --device "$device" --no-record --registry "$db" > xpb.log 2> xpb.err || { cat xpb.log xpb.err; exit 1; }
+  printf "xp      %8.3f Mpx/s  with --precision bf16 (autocast; not comparable with the fp32 ratio)\n" \
+    "$(sed -n 's/.* s (\([0-9.e+-]*\) Mpx\/s)$/\1/p' xpb.log)"
+  rm -rf outb
+  phase "reference rows ${side}x${side}"
 fi
 [ -f prob.pt ] && "$py" - <<'PY' || true
 import torch

@@ -55,8 +55,6 @@ void segment_scene(LoadedRun& run, SceneReader& scene, const SceneOptions& optio
   wo.device = run.device;
   wo.precision = run.precision;
   PrepareWindow prepare = [&run](const cv::Mat& window) { return prepare_image(run, window.clone(), 0); };
-  // Every window has one shape: the case cuDNN's algorithm timing is for (timed at the first batch).
-  if (wo.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   // On a GPU, when the evaluation transforms are only the pixel conversion (none, or a final
   // `normalize`), windows travel as uint8 and become float on the device, as training batches do.
   if (wo.device.is_cuda() && !wo.device_conversion) {
