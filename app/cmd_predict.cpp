@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iomanip>
 #include <iostream>
 #include <set>
@@ -428,7 +429,9 @@ int predict(const std::vector<std::string>& args) {
       inference::RasterWriter mask_out(mask_file.string(), scene->width, scene->height, CV_8U, geo);
       inference::ObjectTracker tracker(scene->width);
       int64_t positive = 0;
+      double rows_seconds = 0;  // in the sink: masks, objects, writing
       inference::segment_scene(first, *scene, so, [&](int64_t y0, const cv::Mat& probability, const cv::Mat& mask) {
+        const auto t_sink = std::chrono::steady_clock::now();
         if (prob_format == "png16") {
           prob_out.write_rows(static_cast<int>(y0), probability);
         } else {
@@ -439,13 +442,21 @@ int predict(const std::vector<std::string>& args) {
         mask_out.write_rows(static_cast<int>(y0), mask);
         tracker.add_rows(mask, probability);
         positive += cv::countNonZero(mask);
+        rows_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sink).count();
       });
+      const auto t_rows = std::chrono::steady_clock::now();
+      // Without GDAL both rasters are encoded whole here: side by side, each on its own thread.
+      auto mask_closed = std::async(std::launch::async, [&mask_out] { mask_out.close(); });
       prob_out.close();
-      mask_out.close();
+      mask_closed.get();
       const auto objects = tracker.finish(min_area);
       const fs::path objects_file = base.string() + "_objects.csv";
       inference::write_objects_csv(objects_file, objects);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const auto t_done = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(t_done - t0).count();
+      std::cerr << path << ": " << std::setprecision(3) << std::chrono::duration<double>(t_rows - t0).count()
+                << " s windows and rows (" << rows_seconds << " s of it writing rows and finding objects), " << std::chrono::duration<double>(t_done - t_rows).count()
+                << " s finishing the files and objects\n";
       const double pixels = static_cast<double>(scene->width) * static_cast<double>(scene->height);
       summary << csv_cell(path) << ',' << scene->width << ',' << scene->height << ',' << objects.size() << ','
               << format_probability(static_cast<double>(positive) / pixels) << ',' << std::setprecision(4) << seconds

@@ -5,7 +5,7 @@ PyTorch user would (torch + torchvision.io). Prints `python <Mpx/s> <seconds>` f
 window (the PNG decode before it is not timed).
 
     python3 sliding_window.py WEIGHTS.safetensors SCENE.png --window 512 --overlap 0.25 --batch 8
-        --depth 3 --base-width 16 --threads 2 [--device cpu|cuda] [--out prob.pt]
+        --depth 3 --base-width 16 --threads 2 [--device cpu|cuda] [--out prob.pt] [--cudnn-benchmark]
 """
 import argparse
 import json
@@ -93,8 +93,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="")
+    ap.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms")
+    ap.add_argument("--model-only", action="store_true",
+                    help="time only the forward passes: as many windows, one batch already on the device")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    torch.backends.cudnn.benchmark = a.cudnn_benchmark
     dev = torch.device(a.device)
     model = UNet(depth=a.depth, base=a.base_width)
     model.load_state_dict(load_safetensors(a.weights), strict=True)
@@ -104,6 +108,21 @@ def main():
     win = a.window
     weight = torch.outer(hann(win), hann(win)).to(dev)
     weight_cpu = weight.cpu()
+    if a.model_only:
+        n = len(origins(H, win, a.overlap)) * len(origins(W, win, a.overlap))
+        x = (scene[:, :win, :win].unsqueeze(0).expand(a.batch, -1, -1, -1).to(dev).float() / 255.0).contiguous()
+        with torch.no_grad():
+            torch.sigmoid(model(x))
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for b in range(0, n, a.batch):
+                torch.sigmoid(model(x[:min(a.batch, n - b)]))
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        print("python %.4f %.3f" % (H * W / 1e6 / seconds, seconds))
+        return
     start = time.perf_counter()
     prob = torch.zeros(H, W)
     wsum = torch.zeros(H, W)

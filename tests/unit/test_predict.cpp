@@ -2,6 +2,7 @@
 // spatial context, objects == the mask's connected components, safetensors round trip, torchvision
 // key names, and the distillation loss against values computed by hand.
 #include <doctest/doctest.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
@@ -20,6 +21,7 @@
 #include "export/safetensors.h"
 #include "export/torchvision_names.h"
 #include "inference/objects.h"
+#include "inference/scene_raster.h"
 #include "inference/scene_segmenter.h"
 #include "inference/sliding_window.h"
 #include "plugin_loader.h"
@@ -127,6 +129,37 @@ TEST_CASE("predict: sliding windows over a scene of awkward size equal one whole
         [&](int64_t y0, const torch::Tensor& rows) { got.narrow(1, y0, rows.size(1)).copy_(rows); });
     CHECK(strips.size() == xp::inference::window_origins(scene.rows, 24, so.overlap).size());
     CHECK((got - whole).abs().max().item<float>() < 1e-5);
+  }
+  // Windows copied as uint8 and made float by a pixel conversion (what xp predict does on a GPU when
+  // the run's evaluation transforms are only that conversion): `prepare` is never called, and the
+  // result is the same; on a GPU too where there is one (the band and the blending on the device,
+  // the rows sent from their own thread).
+  {
+    std::vector<torch::Device> devices{torch::kCPU};
+    if (torch::cuda::is_available()) devices.emplace_back(torch::kCUDA);
+    for (const auto& device : devices) {
+      CAPTURE(device.str());
+      model.to(device);
+      xp::inference::SlidingWindowOptions co;
+      co.window_h = co.window_w = 24;
+      co.batch_size = 4;
+      co.tta = "flips";
+      co.device = device;
+      co.device_conversion = xp::data::PixelConversion::unit_range();
+      torch::Tensor got = torch::full({1, scene.rows, scene.cols}, -1.0f);
+      int64_t next_row = 0;
+      xp::inference::sliding_window(
+          model, scene, [](const cv::Mat&) -> torch::Tensor { throw std::logic_error("prepare called"); }, co,
+          [&](int64_t y0, const torch::Tensor& rows) {
+            CHECK(y0 == next_row);
+            CHECK(rows.device().is_cpu());
+            next_row = y0 + rows.size(1);
+            got.narrow(1, y0, rows.size(1)).copy_(rows);
+          });
+      CHECK(next_row == scene.rows);
+      CHECK((got - whole).abs().max().item<float>() < 1e-4);
+      model.to(torch::kCPU);
+    }
   }
   // Temperature divides the logits.
   o.temperature = 2.0;
@@ -412,4 +445,33 @@ TEST_CASE("distillation: alpha T^2 KL(teacher || student) + (1 - alpha) CE, by h
   CHECK_THROWS_WITH_AS(xp_test::make<xp::Loss>("distillation", {{"teachers", xp::Value(xp::Value::List{xp::Value("nope")})}}),
                        doctest::Contains("neither a run folder"), xp::ConfigError);
   fs::remove_all(root);
+}
+
+TEST_CASE("predict: rasters written in rows read back as written (8 and 16 bit PNG)") {
+  const fs::path dir = fs::temp_directory_path() / ("xp_raster_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (int type : {CV_8U, CV_16U}) {
+    CAPTURE(type);
+    // Wider than one 256 KiB piece per row at 16 bit, odd sizes, rows in uneven calls, and flat
+    // areas beside noise (as masks and probabilities are).
+    const int w = 1237, h = 301;
+    cv::Mat m(h, w, type);
+    cv::randu(m, cv::Scalar::all(0), cv::Scalar::all(type == CV_8U ? 256 : 65536));
+    m(cv::Rect(0, 100, w, 80)).setTo(type == CV_8U ? 255 : 65535);
+    const std::string path = (dir / (type == CV_8U ? "a.png" : "b.png")).string();
+    {
+      xp::inference::RasterWriter out(path, w, h, type);
+      int y = 0;
+      for (int n : {1, 50, 200, 50}) {
+        out.write_rows(y, m.rowRange(y, y + n));
+        y += n;
+      }
+      CHECK_THROWS_AS(out.write_rows(0, m.rowRange(0, 1)), xp::ConfigError);  // out of order
+      out.close();
+    }
+    const cv::Mat back = cv::imread(path, cv::IMREAD_UNCHANGED);
+    REQUIRE(back.type() == type);
+    CHECK(cv::countNonZero(back != m) == 0);
+  }
+  fs::remove_all(dir);
 }

@@ -6,11 +6,18 @@
 #include <filesystem>
 #include <vector>
 
+#include <fstream>
+
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "inference/run_model.h"
 #include "xp/errors.h"
+
+#ifdef XP_HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 #ifdef XP_HAVE_GDAL
 #include <cpl_conv.h>
@@ -141,6 +148,113 @@ std::unique_ptr<SceneReader> open_with_gdal(const std::string& path, int channel
 }
 #endif
 
+#ifdef XP_HAVE_ZLIB
+// A one-band 8- or 16-bit PNG written as rows arrive: no whole raster in memory, no encoding left
+// for the end. Each call's rows are cut into pieces of about 256 KiB that are deflated side by side
+// (OpenCV's threads), each ending on a byte boundary (Z_SYNC_FLUSH) so that they concatenate into
+// one zlib stream, as pigz does; each piece is one IDAT chunk. Rows are unfiltered (filter 0).
+class PngStream {
+ public:
+  PngStream(const std::string& path, int width, int height, int depth)
+      : path_(path), width_(width), height_(height), depth_(depth), out_(path, std::ios::binary) {
+    if (!out_) throw ConfigError(path + ": cannot create: " + std::strerror(errno));
+    out_.write("\x89PNG\r\n\x1a\n", 8);
+    std::string ihdr;
+    put32(ihdr, static_cast<uint32_t>(width));
+    put32(ihdr, static_cast<uint32_t>(height));
+    ihdr += static_cast<char>(depth);
+    ihdr += std::string("\0\0\0\0", 4);  // grey, deflate, filter 0, no interlace
+    chunk("IHDR", ihdr);
+    chunk("IDAT", std::string("\x78\x01", 2));  // the zlib header of the one stream
+  }
+
+  void write_rows(const cv::Mat& rows) {
+    const size_t row_bytes = 1 + static_cast<size_t>(width_) * (depth_ / 8);
+    const int per_piece = std::max(1, static_cast<int>((size_t{256} << 10) / row_bytes));
+    const int pieces = (rows.rows + per_piece - 1) / per_piece;
+    std::vector<std::string> data(static_cast<size_t>(pieces));
+    std::vector<uLong> adler(static_cast<size_t>(pieces)), length(static_cast<size_t>(pieces));
+    std::vector<std::string> failed(static_cast<size_t>(pieces));
+    cv::parallel_for_(cv::Range(0, pieces), [&](const cv::Range& range) {
+      std::vector<unsigned char> raw;
+      for (int k = range.start; k < range.end; ++k) {
+        const int r0 = k * per_piece, r1 = std::min(rows.rows, r0 + per_piece);
+        raw.resize(row_bytes * static_cast<size_t>(r1 - r0));
+        unsigned char* at = raw.data();
+        for (int r = r0; r < r1; ++r) {
+          *at++ = 0;  // filter: none
+          if (depth_ == 8) {
+            std::memcpy(at, rows.ptr(r), row_bytes - 1);
+            at += row_bytes - 1;
+          } else {  // PNG's 16-bit samples are big-endian
+            const uint16_t* v = rows.ptr<uint16_t>(r);
+            for (int x = 0; x < width_; ++x) *at++ = static_cast<unsigned char>(v[x] >> 8), *at++ = static_cast<unsigned char>(v[x]);
+          }
+        }
+        const size_t k_ = static_cast<size_t>(k);
+        adler[k_] = adler32(adler32(0L, Z_NULL, 0), raw.data(), static_cast<uInt>(raw.size()));
+        length[k_] = static_cast<uLong>(raw.size());
+        z_stream z{};
+        if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+          failed[k_] = "deflateInit2 failed";
+          continue;
+        }
+        std::string& d = data[k_];
+        d.resize(deflateBound(&z, static_cast<uLong>(raw.size())) + 16);
+        z.next_in = raw.data();
+        z.avail_in = static_cast<uInt>(raw.size());
+        z.next_out = reinterpret_cast<Bytef*>(d.data());
+        z.avail_out = static_cast<uInt>(d.size());
+        const int rc = deflate(&z, Z_SYNC_FLUSH);
+        if (rc != Z_OK || z.avail_in != 0) failed[k_] = "deflate failed";
+        d.resize(d.size() - z.avail_out);
+        deflateEnd(&z);
+      }
+    });
+    for (size_t k = 0; k < data.size(); ++k) {
+      if (!failed[k].empty()) throw ConfigError(path_ + ": cannot write: " + failed[k]);
+      adler_ = adler32_combine(adler_, adler[k], static_cast<z_off_t>(length[k]));
+      chunk("IDAT", data[k]);
+    }
+    rows_ += rows.rows;
+  }
+
+  void close() {
+    if (rows_ != height_) throw ConfigError(path_ + ": " + std::to_string(rows_) + " of " + std::to_string(height_) + " rows written");
+    std::string tail("\x03\x00", 2);  // an empty final block closes the deflate stream
+    put32(tail, static_cast<uint32_t>(adler_));
+    chunk("IDAT", tail);
+    chunk("IEND", "");
+    out_.close();
+    if (!out_) throw ConfigError(path_ + ": cannot write: " + std::strerror(errno));
+  }
+
+ private:
+  static void put32(std::string& s, uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) s += static_cast<char>((v >> shift) & 0xFF);
+  }
+  void chunk(const char* type, const std::string& body) {
+    std::string head;
+    put32(head, static_cast<uint32_t>(body.size()));
+    head.append(type, 4);
+    uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(type), 4);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+    std::string tail;
+    put32(tail, static_cast<uint32_t>(crc));
+    out_.write(head.data(), static_cast<std::streamsize>(head.size()));
+    out_.write(body.data(), static_cast<std::streamsize>(body.size()));
+    out_.write(tail.data(), static_cast<std::streamsize>(tail.size()));
+    if (!out_) throw ConfigError(path_ + ": cannot write: " + std::strerror(errno));
+  }
+
+  std::string path_;
+  int width_, height_, depth_;
+  std::ofstream out_;
+  uLong adler_ = 1;  // adler32 of nothing
+  int rows_ = 0;
+};
+#endif
+
 }  // namespace
 
 bool scene_io_has_gdal() {
@@ -180,6 +294,9 @@ struct RasterWriter::Impl {
   int next_row = 0;
   bool closed = false;
   cv::Mat whole;  // without GDAL
+#ifdef XP_HAVE_ZLIB
+  std::unique_ptr<PngStream> png;  // .png outputs, streamed
+#endif
 #ifdef XP_HAVE_GDAL
   GDALDatasetH ds = nullptr;
   std::string strip_file;  // the temporary TIFF behind a PNG
@@ -195,6 +312,12 @@ RasterWriter::RasterWriter(const std::string& path, int width, int height, int t
   if (!tiff && ext != ".png") throw ConfigError(path + ": rasters are written as .png or .tif");
   if (!tiff && type == CV_32F) throw ConfigError(path + ": float rasters are written as .tif");
   if (!geo.empty() && !tiff) throw ConfigError(path + ": georeferenced rasters are written as GeoTIFF (.tif)");
+#ifdef XP_HAVE_ZLIB
+  if (!tiff) {
+    d.png = std::make_unique<PngStream>(path, width, height, type == CV_16U ? 16 : 8);
+    return;
+  }
+#endif
 #ifdef XP_HAVE_GDAL
   register_gdal();
   QuietGdal quiet;
@@ -235,6 +358,12 @@ void RasterWriter::write_rows(int y0, const cv::Mat& rows) {
   if (rows.type() != d.type || rows.cols != d.width || y0 != d.next_row || y0 + rows.rows > d.height)
     throw ConfigError(d.path + ": rows written out of order or of another type or width");
   d.next_row += rows.rows;
+#ifdef XP_HAVE_ZLIB
+  if (d.png) {
+    d.png->write_rows(rows);
+    return;
+  }
+#endif
 #ifdef XP_HAVE_GDAL
   const GDALDataType gtype = d.type == CV_8U ? GDT_Byte : d.type == CV_16U ? GDT_UInt16 : GDT_Float32;
   QuietGdal quiet;
@@ -251,6 +380,12 @@ void RasterWriter::close() {
   Impl& d = *impl_;
   if (d.closed) return;
   d.closed = true;
+#ifdef XP_HAVE_ZLIB
+  if (d.png) {
+    d.png->close();
+    return;
+  }
+#endif
 #ifdef XP_HAVE_GDAL
   QuietGdal quiet;
   CPLErrorReset();

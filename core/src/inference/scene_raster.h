@@ -46,9 +46,10 @@ std::unique_ptr<SceneReader> open_scene(const std::string& path, int channels, s
 std::unique_ptr<SceneReader> scene_from_mat(const cv::Mat& scene);
 
 // One-band output raster written in rows from top to bottom: `.png` (8 or 16 bit) or `.tif`
-// (8, 16 bit or float32). With GDAL rows go to disk as they come (a PNG through a temporary strip
-// TIFF beside it, converted at close, since PNG cannot be written in pieces); a georeference is
-// written into `.tif` outputs. Without GDAL the raster is held and encoded at close.
+// (8, 16 bit or float32). Where xp was built with zlib, a PNG is written as rows come (deflated in
+// parallel pieces). Otherwise, and for `.tif`: with GDAL rows go to disk as they come (a PNG
+// through a temporary strip TIFF beside it, converted at close); a georeference is written into
+// `.tif` outputs. Without GDAL (and without zlib for PNG) the raster is held and encoded at close.
 class RasterWriter {
  public:
   // type: CV_8U, CV_16U or CV_32F. Throws xp::ConfigError when the file cannot be created, or for a

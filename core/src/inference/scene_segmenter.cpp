@@ -23,15 +23,12 @@ std::pair<int64_t, int64_t> training_tile_size(const LoadedRun& run) {
 
 namespace {
 
-// Writes rows of probabilities [1, n, W] (already calibrated) into a CV_16U map.
+// Writes rows of probabilities [1, n, W] (already calibrated) into a CV_16U map: round(p * 65535),
+// clamped (OpenCV's saturating conversion rounds half to even, as torch's round does).
 void store_rows(cv::Mat& map, int64_t y0, const torch::Tensor& rows) {
-  torch::Tensor q = (rows[0] * kProbabilityScale).round_().clamp_(0, kProbabilityScale).to(torch::kInt32).contiguous();
-  const int64_t n = q.size(0), w = q.size(1);
-  const int32_t* src = q.data_ptr<int32_t>();
-  for (int64_t r = 0; r < n; ++r) {
-    auto* dst = map.ptr<uint16_t>(static_cast<int>(y0 + r));
-    for (int64_t c = 0; c < w; ++c) dst[c] = static_cast<uint16_t>(src[r * w + c]);
-  }
+  const torch::Tensor p = rows[0].contiguous();
+  const cv::Mat src(static_cast<int>(p.size(0)), static_cast<int>(p.size(1)), CV_32F, p.data_ptr<float>());
+  src.convertTo(map.rowRange(static_cast<int>(y0), static_cast<int>(y0 + p.size(0))), CV_16U, kProbabilityScale);
 }
 
 }  // namespace
@@ -58,6 +55,17 @@ void segment_scene(LoadedRun& run, SceneReader& scene, const SceneOptions& optio
   wo.device = run.device;
   wo.precision = run.precision;
   PrepareWindow prepare = [&run](const cv::Mat& window) { return prepare_image(run, window.clone(), 0); };
+  // On a GPU, when the evaluation transforms are only the pixel conversion (none, or a final
+  // `normalize`), windows travel as uint8 and become float on the device, as training batches do.
+  if (wo.device.is_cuda() && !wo.device_conversion) {
+    const auto& eval = run.setup.eval_augment;
+    if (eval.empty())
+      wo.device_conversion = data::PixelConversion::unit_range();
+    else if (eval.size() == 1 && run.setup.eval_final_normalize)
+      wo.device_conversion = data::PixelConversion::normalize(
+          run.setup.eval_final_normalize->mean, run.setup.eval_final_normalize->std,
+          run.setup.eval_final_normalize->max_pixel_value);
+  }
   const double level = std::ceil(options.threshold * kProbabilityScale - 1e-9);
   auto send = [&](int64_t y0, const cv::Mat& probability) {
     cv::Mat mask;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <future>
+#include <optional>
 
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
@@ -95,9 +97,12 @@ void slide(Model& model, int64_t PH, int64_t PW, int64_t H, int64_t W, const Rea
   for (int64_t y : ys)
     for (int64_t x : xs) jobs.push_back({y, x});
 
+  const bool raw_windows = o.device_conversion.has_value();
+  const bool on_host = o.device.is_cpu();
   auto prepare_batch = [&](size_t begin) {
     const size_t end = std::min(jobs.size(), begin + static_cast<size_t>(std::max<int64_t>(1, o.batch_size)));
     std::vector<torch::Tensor> inputs;
+    torch::Tensor raw;  // [n, window_h, window_w, C] uint8, written window by window
     for (size_t j = begin; j < end; ++j) {
       // Windows come row by row: one strip of the scene per row of windows (batches are prepared
       // one at a time, so only one thread touches the strip).
@@ -108,6 +113,15 @@ void slide(Model& model, int64_t PH, int64_t PW, int64_t H, int64_t W, const Rea
       }
       cv::Mat window = strip(cv::Rect(static_cast<int>(jobs[j].x), 0, static_cast<int>(o.window_w),
                                       static_cast<int>(o.window_h)));
+      if (raw_windows) {
+        if (!raw.defined())
+          raw = torch::empty({static_cast<int64_t>(end - begin), o.window_h, o.window_w, window.channels()},
+                             torch::TensorOptions(torch::kUInt8).pinned_memory(!on_host));
+        auto* dst = raw[static_cast<int64_t>(j - begin)].data_ptr<uint8_t>();
+        const size_t row_bytes = static_cast<size_t>(o.window_w) * window.elemSize();
+        for (int r = 0; r < window.rows; ++r) std::memcpy(dst + static_cast<size_t>(r) * row_bytes, window.ptr(r), row_bytes);
+        continue;
+      }
       torch::Tensor t = prepare(window);
       if (t.dim() != 3 || t.size(1) != o.window_h || t.size(2) != o.window_w)
         throw ConfigError("the evaluation transforms turn a " + std::to_string(o.window_h) + " x " +
@@ -115,35 +129,54 @@ void slide(Model& model, int64_t PH, int64_t PW, int64_t H, int64_t W, const Rea
                           "transforms (normalize), or --window equal to what they produce");
       inputs.push_back(t);
     }
+    if (raw_windows) return raw;
     torch::Tensor batch = torch::stack(inputs);
     if (o.device.is_cuda()) batch = batch.pin_memory();
     return batch;
   };
 
-  // The accumulator band: rows [band_y, band_y + window_h) of the (padded) scene.
-  torch::Tensor acc, wsum = torch::zeros({o.window_h, PW});
+  // The accumulator band, on the device: rows [band_y, band_y + window_h) of the (padded) scene.
+  const auto on_device = torch::TensorOptions(torch::kFloat).device(o.device);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor device_weight = weight.to(o.device);
+  std::optional<data::PixelConversion> conversion;
+  if (raw_windows) conversion = o.device_conversion->to(o.device);
+  torch::Tensor acc, wsum = torch::zeros({o.window_h, PW}, on_device);
   int64_t band_y = 0, channels = 0;
+  // Off the host, finished rows go to the sink on a thread of their own (one call at a time, in
+  // order): the copy back waits for the device there, and the sink's work (quantizing, masks,
+  // objects, writing) overlaps the next windows. On the CPU the sink runs inline.
+  std::future<void> pending;
+  auto deliver = [&](int64_t y0, torch::Tensor rows) {
+    if (on_host) {
+      sink(y0, rows.contiguous());
+      return;
+    }
+    if (pending.valid()) pending.get();
+    pending = std::async(std::launch::async, [&sink, y0, rows = std::move(rows)] {
+      torch::NoGradGuard guard;
+      sink(y0, rows.to(torch::kCPU).contiguous());
+    });
+  };
   auto emit = [&](int64_t upto) {  // rows [band_y, upto) are final
     const int64_t k = std::min(upto, PH) - band_y;
     if (k <= 0) return;
     if (band_y < H) {
       const int64_t keep = std::min(k, H - band_y);
-      torch::Tensor rows = acc.narrow(1, 0, keep).narrow(2, 0, W) / wsum.narrow(0, 0, keep).narrow(1, 0, W).unsqueeze(0);
-      sink(band_y, rows.contiguous());
+      deliver(band_y, acc.narrow(1, 0, keep).narrow(2, 0, W) / wsum.narrow(0, 0, keep).narrow(1, 0, W).unsqueeze(0));
     }
-    acc = torch::cat({acc.narrow(1, k, o.window_h - k), torch::zeros({channels, k, PW})}, 1);
-    wsum = torch::cat({wsum.narrow(0, k, o.window_h - k), torch::zeros({k, PW})}, 0);
+    acc = torch::cat({acc.narrow(1, k, o.window_h - k), torch::zeros({channels, k, PW}, on_device)}, 1);
+    wsum = torch::cat({wsum.narrow(0, k, o.window_h - k), torch::zeros({k, PW}, on_device)}, 0);
     band_y += k;
   };
 
-  torch::NoGradGuard no_grad;
-  const torch::Tensor device_weight = weight.to(o.device);
   std::future<torch::Tensor> next = std::async(std::launch::async, prepare_batch, 0);
   for (size_t begin = 0; begin < jobs.size();) {
     torch::Tensor input = next.get().to(o.device, /*non_blocking=*/true);
     const size_t count = static_cast<size_t>(input.size(0));
     const size_t following = begin + count;
     if (following < jobs.size()) next = std::async(std::launch::async, prepare_batch, following);
+    if (conversion) input = conversion->apply(input);
     torch::Tensor p;
     {
       engine::AutocastScope autocast(o.precision);
@@ -161,20 +194,21 @@ void slide(Model& model, int64_t PH, int64_t PW, int64_t H, int64_t W, const Rea
       throw ConfigError("the model returns " + std::to_string(p.size(2)) + " x " + std::to_string(p.size(3)) +
                         " maps for " + std::to_string(o.window_h) + " x " + std::to_string(o.window_w) +
                         " windows; sliding windows need a model whose output has its input's size");
-    p = ((p / static_cast<double>(views.size())) * device_weight).to(torch::kCPU, torch::kFloat);
+    p = (p.to(torch::kFloat) / static_cast<double>(views.size())) * device_weight;
     if (!acc.defined()) {
       channels = p.size(1);
-      acc = torch::zeros({channels, o.window_h, PW});
+      acc = torch::zeros({channels, o.window_h, PW}, on_device);
     }
     for (size_t j = 0; j < count; ++j) {
       const Job& job = jobs[begin + j];
       if (job.y > band_y) emit(job.y);
       acc.narrow(1, job.y - band_y, o.window_h).narrow(2, job.x, o.window_w).add_(p[static_cast<int64_t>(j)]);
-      wsum.narrow(0, job.y - band_y, o.window_h).narrow(1, job.x, o.window_w).add_(weight);
+      wsum.narrow(0, job.y - band_y, o.window_h).narrow(1, job.x, o.window_w).add_(device_weight);
     }
     begin = following;
   }
   emit(PH);
+  if (pending.valid()) pending.get();
 }
 
 }  // namespace

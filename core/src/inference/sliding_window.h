@@ -7,14 +7,19 @@
 // time); the float accumulator
 // holds one window-high band of rows (C x window x width), and finished rows leave through a
 // callback in order, so the probabilities of the whole scene never exist as one float tensor.
+// On a GPU the band lives on the device (the blending runs there, only finished rows come back),
+// windows may travel as uint8 and become float there (`device_conversion`), and the callback runs
+// on its own thread, one call at a time and in order, while the next windows are computed.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
 #include <torch/types.h>
 
+#include "data/pixel_conversion.h"
 #include "xp/model.h"
 
 namespace xp::inference {
@@ -28,6 +33,10 @@ struct SlidingWindowOptions {
   double temperature = 1.0;            // logits / T before the sigmoid (softmax for C > 1)
   torch::Device device{torch::kCPU};
   c10::ScalarType precision = c10::ScalarType::Float;  // autocast dtype on CUDA
+  // Set (by callers whose evaluation transforms are only the pixel conversion: v / 255 or a final
+  // `normalize`): windows are copied as uint8 into the batch and this conversion makes them float on
+  // the device; `prepare` is not called. Unset: every window goes through `prepare` on the host.
+  std::optional<data::PixelConversion> device_conversion;
 };
 
 // uint8 HWC window (exactly window_h x window_w) -> [C, window_h, window_w] float32 model input.
