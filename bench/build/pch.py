@@ -3,7 +3,8 @@
 
 Takes a configured build's compile_commands.json and a deterministic sample of xp's translation
 units of two kinds: files that include torch (they compile with the precompiled header) and files
-that do not (cmake/XpTorchPch.cmake keeps the header away from them). Compiles each both ways,
+that do not (cmake/XpTorchSources.cmake keeps the header away from them). Needs a build configured
+with -DXP_UNITY_BUILD=OFF, where each file is its own compile command. Compiles each both ways,
 without ccache, and prints the CPU seconds (user + sys of the compiler) of each and their ratio,
 then what the whole build gains from the choice, extrapolated from the sample's means.
 
@@ -33,6 +34,8 @@ for e in entries:
         other_files.append((f, e["directory"], cmd))
 if not pch_header:
     sys.exit(f"no file of {build} uses the precompiled header (configured with XP_USE_PCH=OFF?)")
+if any("/Unity/unity_" in e["file"] for e in entries):
+    sys.exit(f"{build} compiles torch files in unity batches: configure one with -DXP_UNITY_BUILD=OFF")
 
 rng = random.Random(1)
 sample_t = rng.sample(sorted(torch_files), min(n_torch, len(torch_files)))

@@ -1,9 +1,15 @@
-# xp_reuse_torch_pch(<target>)
+# xp_compile_torch_sources(<target>)
 #
-# Gives <target> the precompiled torch + OpenCV header of target xp_pch, for the sources that
-# include torch (directly or through xp's own headers) and not for the others. Both halves matter on
-# a 2-core machine (measured, docs/performance.md "Build time"): a file that includes torch parses it
-# in 15-20 s of CPU less with the header; a file that does not pays ~8 s to load it for nothing.
+# How the sources of <target> that include torch (directly or through xp's own headers) are
+# compiled, measured on a 2-core machine (docs/performance.md "Build time"):
+# - with the precompiled torch + OpenCV header of target xp_pch (XP_USE_PCH): a file that includes
+#   torch parses it in 15-20 s of CPU less; a file that does not would pay ~6-8 s to load it for
+#   nothing, so those skip it;
+# - in unity batches (XP_UNITY_BUILD): loading the header still costs ~6 s per object and every
+#   object instantiates the same torch templates again, so the torch files of a target are compiled
+#   UNITY_BUILD_BATCH_SIZE at a time (default 8, a target may set its own); the torch-free files
+#   stay one object each. A one-file edit then recompiles its batch: configure with
+#   -DXP_UNITY_BUILD=OFF for the shortest edit-compile loop.
 # The scan follows #include lines through the file's folder and xp's include folders; a header it
 # cannot find is a system header and counts as torch only when it is one (torch/, ATen/, c10/).
 # A misclassified file still compiles correctly, only slower.
@@ -49,11 +55,20 @@ function(_xp_includes_torch file out)
   set(${out} ${result} PARENT_SCOPE)
 endfunction()
 
-function(xp_reuse_torch_pch target)
-  if(NOT TARGET xp_pch OR NOT XP_USE_PCH)
+function(xp_compile_torch_sources target)
+  set(pch ${XP_USE_PCH})
+  if(NOT TARGET xp_pch)
+    set(pch OFF)
+  endif()
+  if(NOT pch AND NOT XP_UNITY_BUILD)
     return()
   endif()
-  target_precompile_headers(${target} REUSE_FROM xp_pch)
+  if(pch)
+    target_precompile_headers(${target} REUSE_FROM xp_pch)
+  endif()
+  if(XP_UNITY_BUILD)
+    set_property(TARGET ${target} PROPERTY UNITY_BUILD ON)
+  endif()
   get_target_property(sources ${target} SOURCES)
   get_target_property(source_dir ${target} SOURCE_DIR)
   set(with 0)
@@ -71,11 +86,13 @@ function(xp_reuse_torch_pch target)
     if(uses_torch)
       math(EXPR with "${with} + 1")
     else()
-      set_source_files_properties(${src} TARGET_DIRECTORY ${target} PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+      set_source_files_properties(${src} TARGET_DIRECTORY ${target} PROPERTIES
+                                  SKIP_PRECOMPILE_HEADERS ON SKIP_UNITY_BUILD_INCLUSION ON)
       get_filename_component(name "${src}" NAME)
       list(APPEND without ${name})
     endif()
   endforeach()
   list(JOIN without " " without)
-  message(VERBOSE "xp: ${target}: precompiled torch header for ${with} file(s); not for: ${without}")
+  message(VERBOSE "xp: ${target}: ${with} torch file(s) (precompiled header: ${pch}, unity batches: "
+                  "${XP_UNITY_BUILD}); one object each, without the header: ${without}")
 endfunction()
