@@ -75,7 +75,8 @@ UNetEncoder::UNetEncoder(torch::nn::Module& owner, const Params& p, UNetOptions&
     inner = inner.with("in_channels", Value(o.in_channels));
   if (inner.has("mode") && inner.get("mode").type() == Value::Type::String) {
     const std::string mode = inner.get_string("mode");
-    if (mode != "logits" && mode != "pyramid")  // "logits" is the default: left out in the table
+    // "auto" (the default) is what a table without mode has; an explicit "logits" is refused too.
+    if (mode != "auto" && mode != "pyramid")
       throw ConfigError(p.plugin() + ": encoder " + name_ + " has mode = \"" + mode +
                             "\"; an encoder returns a feature pyramid: leave mode out (or set \"pyramid\")",
                         where);

@@ -51,10 +51,11 @@ class TorchScriptModel : public xp::Model {
                "new head. Modules: backbone (the jit module's own names), head (features mode)")
         .add_required("path", xp::ParamType::String,
                       "the .pt file saved by torch.jit (relative to the working directory)")
-        .add_string("mode", "logits", "logits: the model's output is the logits ([B, K], or [B, K, H, W] at the "
-                                      "input's size); features: it is features, pooled if [B, C, H, W], under a "
-                                      "new linear head; pyramid: a list of feature maps (a segmentation encoder)")
-            .choices({"logits", "features", "pyramid"})
+        .add_string("mode", "auto", "logits: the model's output is the logits ([B, K], or [B, K, H, W] at the "
+                                    "input's size); features: it is features, pooled if [B, C, H, W], under a "
+                                    "new linear head; pyramid: a list of feature maps (a segmentation encoder); "
+                                    "auto: pyramid as a unet's encoder, logits elsewhere")
+            .choices({"auto", "logits", "features", "pyramid"})
         .add_string("method", "forward", "the jit method to call, e.g. forward_features")
         .add_ints("input_size", {3, 224, 224},
                   "[C, H, W] of a probe forward at construction that learns the output size")

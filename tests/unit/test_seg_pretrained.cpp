@@ -292,6 +292,9 @@ TEST_CASE("seg pretrained: clear errors for an encoder that gives no usable pyra
                        doctest::Contains("encoder torchscript has mode = \"features\"; an encoder returns a feature "
                                          "pyramid"),
                        xp::ConfigError);
+  // An explicit "logits" is a contradiction too, not silently taken as a pyramid (no mode = "auto" = pyramid).
+  CHECK_THROWS_WITH_AS(seg_model("unet", file, {{"mode", "logits"}}),
+                       doctest::Contains("encoder torchscript has mode = \"logits\""), xp::ConfigError);
   CHECK_THROWS_WITH_AS(seg_model("unet", file, {{"method", "deepest"}}),
                        doctest::Contains("returns 1 feature map; a U-Net decoder needs at least two"), xp::ConfigError);
   CHECK_THROWS_WITH_AS(seg_model("unet_plus_plus", file, {{"method", "dense"}}),
