@@ -92,10 +92,9 @@ Runtime Runtime::configure(const TrainOptions& o, RunLog* log) {
   return rt;
 }
 
-namespace {
-
-DeferredConversion defer(const std::vector<std::shared_ptr<Augmentation>>& augment,
-                         const std::optional<PixelNormalization>& final_normalize, const torch::Device& device) {
+DeferredConversion defer_pixel_conversion(const std::vector<std::shared_ptr<Augmentation>>& augment,
+                                          const std::optional<PixelNormalization>& final_normalize,
+                                          const torch::Device& device) {
   DeferredConversion d{augment, data::PixelConversion::unit_range(), {}};
   if (final_normalize && !augment.empty()) {
     d.augment.pop_back();
@@ -106,15 +105,13 @@ DeferredConversion defer(const std::vector<std::shared_ptr<Augmentation>>& augme
   return d;
 }
 
-}  // namespace
-
 void Runtime::defer_conversions(const TrainOptions& o, const std::vector<std::shared_ptr<Augmentation>>& augment,
                                 const std::optional<PixelNormalization>& augment_normalize,
                                 const std::vector<std::shared_ptr<Augmentation>>& eval_augment,
                                 const std::optional<PixelNormalization>& eval_normalize, RunLog* log) {
   if (!(o.normalize_on_device == "on" || (o.normalize_on_device == "auto" && device.is_cuda()))) return;
-  train_conversion = defer(augment, augment_normalize, device);
-  eval_conversion = defer(eval_augment, eval_normalize, device);
+  train_conversion = defer_pixel_conversion(augment, augment_normalize, device);
+  eval_conversion = defer_pixel_conversion(eval_augment, eval_normalize, device);
   if (log)
     log->line(std::string("images leave the loader as uint8 and become float") +
               (augment_normalize ? " (normalize included)" : "") + " on " + device.str() +

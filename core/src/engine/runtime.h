@@ -25,6 +25,13 @@ struct DeferredConversion {
   data::PixelConversion host, device;                  // the loader's copy and the device's
 };
 
+// A pipeline's pixel conversion moved to `device`: the `normalize` it ends with (when it does) is
+// taken out of `augment` and done there, else the plain uint8 -> [0, 1] conversion. What is left in
+// `augment` still runs on the host, per sample.
+DeferredConversion defer_pixel_conversion(const std::vector<std::shared_ptr<Augmentation>>& augment,
+                                          const std::optional<PixelNormalization>& final_normalize,
+                                          const torch::Device& device);
+
 struct Runtime {
   torch::Device device{torch::kCPU};
   c10::ScalarType amp_dtype = torch::kFloat;  // autocast dtype; kFloat = off

@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
+#include "engine/runtime.h"
 #include "xp/base/suggest.h"
 #include "xp/errors.h"
 
@@ -56,15 +57,12 @@ void segment_scene(LoadedRun& run, SceneReader& scene, const SceneOptions& optio
   wo.precision = run.precision;
   PrepareWindow prepare = [&run](const cv::Mat& window) { return prepare_image(run, window.clone(), 0); };
   // On a GPU, when the evaluation transforms are only the pixel conversion (none, or a final
-  // `normalize`), windows travel as uint8 and become float on the device, as training batches do.
+  // `normalize`), windows travel as uint8 and become float on the device, as training batches do
+  // (the engine's rule for train.normalize_on_device, with nothing left to run on the host).
   if (wo.device.is_cuda() && !wo.device_conversion) {
-    const auto& eval = run.setup.eval_augment;
-    if (eval.empty())
-      wo.device_conversion = data::PixelConversion::unit_range();
-    else if (eval.size() == 1 && run.setup.eval_final_normalize)
-      wo.device_conversion = data::PixelConversion::normalize(
-          run.setup.eval_final_normalize->mean, run.setup.eval_final_normalize->std,
-          run.setup.eval_final_normalize->max_pixel_value);
+    const engine::DeferredConversion deferred =
+        engine::defer_pixel_conversion(run.setup.eval_augment, run.setup.eval_final_normalize, wo.device);
+    if (deferred.augment.empty()) wo.device_conversion = deferred.host;
   }
   const double level = std::ceil(options.threshold * kProbabilityScale - 1e-9);
   auto send = [&](int64_t y0, const cv::Mat& probability) {
