@@ -9,8 +9,8 @@
 #   bash bench/build/unity.sh xp_main            what scripts/setup builds (~30 CPU-min per side)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-targets=("${@:-xp_augment xp_classification}")
-read -r -a targets <<<"${targets[*]}"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(xp_augment xp_classification)
 jobs=$(nproc)
 work=$(mktemp -d /tmp/xp-unity-bench.XXXX)
 trap 'rm -rf "$work"' EXIT
