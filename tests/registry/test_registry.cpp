@@ -294,6 +294,7 @@ TEST_CASE("registry: a heartbeat thread beside the run's own writes on one conne
   std::atomic<bool> done{false};
   std::atomic<int> beats{0};
   std::string beat_error;
+  std::atomic<bool> beat_failed{false};
   std::thread heart([&] {
     try {
       while (!done.load()) {
@@ -302,8 +303,12 @@ TEST_CASE("registry: a heartbeat thread beside the run's own writes on one conne
       }
     } catch (const std::exception& e) {
       beat_error = e.what();
+      beat_failed = true;
     }
   });
+  // The writes start once the heart has beaten (else a fast machine could finish them before the
+  // thread is first scheduled: CI saw 0 beats once); it keeps beating through them.
+  while (beats.load() == 0 && !beat_failed.load()) std::this_thread::yield();
   for (int e = 0; e < kEpochs; ++e)
     for (int r = 0; r < kRuns; ++r) {
       reg.log_metrics(ids[r], e, e, {{"loss", 1.0 / (e + 1)}, {"acc", e * 0.01}});
