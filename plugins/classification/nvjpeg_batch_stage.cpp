@@ -5,6 +5,7 @@
 #if defined(XP_HAVE_NVJPEG) && defined(XP_HAVE_GPU_CROP)
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -117,7 +118,15 @@ class NvjpegBatchStage : public BatchDecodeStage {
         nvjpegJpegStateCreate(single_, &single_state_) != NVJPEG_STATUS_SUCCESS ||
         nvjpegJpegStreamCreate(batched_, &parse_) != NVJPEG_STATUS_SUCCESS)
       return "cannot create nvJPEG decode states";
-    if (cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking) != cudaSuccess) return "cannot create a CUDA stream";
+    // The stage's stream has the device's highest priority: its kernels (nvJPEG's colour conversion,
+    // the crop) are short, and the batch they make is what the trainer waits for next, so they go
+    // between the training step's kernels instead of behind them. XP_STAGE_STREAM_PRIORITY=default
+    // keeps the ordinary priority (to measure the difference: docs/performance.md).
+    int least = 0, greatest = 0;
+    const char* priority = std::getenv("XP_STAGE_STREAM_PRIORITY");
+    if (!(priority && std::string(priority) == "default")) cudaDeviceGetStreamPriorityRange(&least, &greatest);
+    if (cudaStreamCreateWithPriority(&stream_, cudaStreamNonBlocking, greatest) != cudaSuccess)
+      return "cannot create a CUDA stream";
     return {};
   }
 

@@ -49,6 +49,14 @@ struct CropPlan {
 //     g = (B c_cpu / W - a) / (t_gpu + (c_cpu - c_light) / W).
 // Costs are moving averages (a and t_gpu a weighted least-squares fit of the stage's batches, a = 0
 // until g has varied); until both sides have been measured the share is `initial`.
+//
+// The model alone can be wrong by a lot: the fit is noisy while g hardly varies (on an H200 it read
+// 1.8 ms + 0.16 ms an image where the stage's phases said about 11 ms + 0.01 ms), and the stage's
+// real cost in training includes waiting behind the trainer's kernels. So the assembler's view
+// corrects it by feedback (record_assembly): a batch for which it waited on the workers moves the
+// share up by a step, any other batch moves it down by a quarter step. The share settles where the
+// workers just keep up: the balance when nothing else is slower, and when the trainer is the
+// slowest part, the least GPU work that still keeps the trainer fed.
 class DecodeSplit {
  public:
   // fixed in [0, 1]: always that share to the stage; negative: tuned at run time.
@@ -65,10 +73,15 @@ class DecodeSplit {
   void record_worker(double seconds, bool decoded);
   // The stage's wall time for one batch, of which `staged` images were decoded by the stage.
   void record_stage(double seconds, int64_t staged);
+  // The assembler's view of one batch: of `interval_seconds` since the batch before, it waited
+  // `starved_seconds` for samples the workers had not finished.
+  void record_assembly(double starved_seconds, double interval_seconds);
 
   struct Costs {
     double worker_decode = 0, worker_plan = 0, stage_per_image = 0;  // seconds, 0 = not measured yet
     double stage_per_batch = 0;                                       // the fit's fixed cost a
+    double model_share = 0, correction = 0;  // share() = model_share + correction, clamped
+    int64_t starved_batches = 0, fed_batches = 0;  // batches record_assembly saw, by whether it waited
     int64_t worker_decoded = 0, worker_planned = 0, stage_images = 0;  // how many were measured
   };
   Costs costs() const;
@@ -80,6 +93,8 @@ class DecodeSplit {
   double s1_ = 0, sg_ = 0, st_ = 0, sgg_ = 0, sgt_ = 0;  // decayed sums of the stage's (g, t)
   mutable std::mutex mutex_;
   Costs costs_;
+
+  double model_share_locked() const;
 };
 
 class PlannedCrop;

@@ -9,6 +9,10 @@ namespace xp {
 
 namespace {
 
+// A tuned share moves in steps of 1/32 of a batch: nvJPEG's batched decoder is set up again
+// whenever the number of images it gets changes, so the count should not change every batch.
+constexpr double kSteps = 32.0, kMinShare = 1.0 / kSteps, kMaxShare = 1.0 - 1.0 / kSteps;
+
 // Moving average that starts from the first measurement.
 void blend(double& average, int64_t& count, double value) {
   constexpr double kWeight = 0.05;  // about the last 20 measurements
@@ -27,19 +31,37 @@ bool DecodeSplit::to_stage(int64_t slot, int64_t batch_size) const {
   return std::floor(static_cast<double>(slot_in_batch + 1) * s) > std::floor(static_cast<double>(slot_in_batch) * s);
 }
 
-double DecodeSplit::share() const {
-  if (fixed_ >= 0.0) return std::min(1.0, fixed_);
-  std::lock_guard<std::mutex> lock(mutex_);
+double DecodeSplit::model_share_locked() const {
   const Costs& c = costs_;
   if (c.worker_decoded == 0 || c.stage_images == 0) return initial_;
   const double plan = c.worker_planned ? c.worker_plan : 0.0;
   const double w = static_cast<double>(workers_.load());
   const double b = static_cast<double>(std::max<int64_t>(batch_size_.load(), 1));
   const double per_image = c.stage_per_image + (c.worker_decode - plan) / w;
-  // Never all to one side: the other side's cost must stay measured as conditions change.
-  if (per_image <= 0.0) return 0.98;
+  if (per_image <= 0.0) return 1.0;
   const double g = (b * c.worker_decode / w - c.stage_per_batch) / per_image;
-  return std::clamp(g / b, 0.02, 0.98);
+  return g / b;
+}
+
+double DecodeSplit::share() const {
+  if (fixed_ >= 0.0) return std::min(1.0, fixed_);
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Never all to one side: the other side's cost must stay measured as conditions change.
+  return std::clamp(std::round((model_share_locked() + costs_.correction) * kSteps) / kSteps, kMinShare, kMaxShare);
+}
+
+void DecodeSplit::record_assembly(double starved_seconds, double interval_seconds) {
+  if (fixed_ >= 0.0 || interval_seconds <= 0.0) return;
+  // A batch "waited on the workers" when they held the assembler up for more than a twentieth of
+  // its interval: scheduling noise stays below that, a real shortage of workers well above.
+  constexpr double kStarved = 0.05, kStep = 0.02;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const bool starved = starved_seconds > kStarved * interval_seconds;
+  costs_.correction += starved ? kStep : -kStep / 4;
+  ++(starved ? costs_.starved_batches : costs_.fed_batches);
+  // No wind-up: the correction never pushes past the clamp of share().
+  const double model = model_share_locked();
+  costs_.correction = std::clamp(costs_.correction, kMinShare - model, kMaxShare - model);
 }
 
 void DecodeSplit::record_worker(double seconds, bool decoded) {
@@ -77,7 +99,9 @@ void DecodeSplit::record_stage(double seconds, int64_t staged) {
 
 DecodeSplit::Costs DecodeSplit::costs() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return costs_;
+  Costs c = costs_;
+  c.model_share = model_share_locked();
+  return c;
 }
 
 cv::Mat PlannedCrop::decode(const cv::Rect& region) const {

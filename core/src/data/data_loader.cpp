@@ -141,11 +141,29 @@ void EpochLoader::worker_loop() {
 void EpochLoader::assembler_loop() {
   const int64_t n = static_cast<int64_t>(order_.size());
   std::vector<PreparedSample> current;
+  // For a batch decode stage's split: how long this thread waited on the workers per batch.
+  using clock = std::chrono::steady_clock;
+  double starved = 0.0;
+  auto last_batch = clock::now();
+  int64_t assembled = 0;
+  auto tell_stage = [&] {
+    const auto now = clock::now();
+    // The first batch of an epoch waits for the pipeline to fill, whatever the split.
+    if (assembled++ > 0)
+      for (const PreparedSample& s : current)
+        if (s.pending) {
+          s.pending->batch_stage()->split().record_assembly(starved, std::chrono::duration<double>(now - last_batch).count());
+          break;
+        }
+    starved = 0.0;
+    last_batch = now;
+  };
   auto emit = [&]() -> bool {
     Batch batch;
     try {
       std::vector<std::pair<size_t, std::string>> failed;
       batch = collate(current, options_.task, options_.pin_memory, deferred(), &failed);
+      tell_stage();
       if (!failed.empty()) {
         std::lock_guard<std::mutex> lock(mutex_);
         for (const auto& [i, why] : failed) skipped_.push_back(SkippedSample{current[i].index, current[i].source, why});
@@ -171,7 +189,11 @@ void EpochLoader::assembler_loop() {
     Slot slot;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      slot_ready_.wait(lock, [&] { return stopping_ || error_ || slots_[p].ready; });
+      if (!slots_[p].ready) {
+        const auto t0 = clock::now();
+        slot_ready_.wait(lock, [&] { return stopping_ || error_ || slots_[p].ready; });
+        starved += std::chrono::duration<double>(clock::now() - t0).count();
+      }
       if (stopping_ || error_) return;
       slot = std::move(slots_[p]);
       slots_[p] = Slot{};

@@ -1,5 +1,6 @@
 #include "inference/classifier.h"
 
+#include <future>
 #include <map>
 
 #include <ATen/Parallel.h>
@@ -18,46 +19,80 @@ torch::Tensor apply_temperature(const torch::Tensor& probabilities, double tempe
 
 namespace {
 
-// Probabilities of one run for one batch of decoded images; rows whose preparation failed are
-// reported through `failed` (reason per row, empty when fine).
-torch::Tensor run_batch(LoadedRun& run, const std::vector<cv::Mat>& images, const std::vector<int64_t>& indices,
-                        const std::string& tta, std::vector<std::string>& failed) {
-  const auto n = static_cast<int64_t>(images.size());
-  std::vector<torch::Tensor> prepared(images.size());
-  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      if (images[i].empty()) continue;
-      try {
-        prepared[i] = prepare_image(run, images[i].clone(), indices[i]);
-      } catch (const std::exception& e) {
-        failed[i] = std::string("evaluation transforms failed: ") + e.what();
+// One batch of files read and prepared for every run of an ensemble: per run, the prepared images
+// grouped by their evaluation size, each group already stacked (page-locked when the run's device
+// is a GPU, so that the copy can overlap).
+struct PreparedBatch {
+  int64_t begin = 0, n = 0;
+  std::vector<std::string> failed;  // per file: why it could not be predicted (empty = fine)
+  struct Group {
+    std::vector<int64_t> rows;
+    torch::Tensor input;
+  };
+  std::vector<std::vector<Group>> groups;  // [run][group]
+};
+
+PreparedBatch prepare_batch(const std::vector<LoadedRun>& runs, const std::vector<std::string>& paths, int64_t begin,
+                            int64_t n) {
+  PreparedBatch b;
+  b.begin = begin;
+  b.n = n;
+  b.failed.resize(static_cast<size_t>(n));
+  std::vector<torch::Tensor> prepared(static_cast<size_t>(n));
+  for (const auto& run : runs) {
+    std::vector<std::string> reasons(static_cast<size_t>(n));
+    at::parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        prepared[i] = torch::Tensor();
+        cv::Mat image = read_image(paths[begin + i], static_cast<int>(run.setup.info.channels), reasons[i]);
+        if (image.empty()) continue;
+        try {
+          prepared[i] = prepare_image(run, std::move(image), begin + i);
+        } catch (const std::exception& e) {
+          reasons[i] = std::string("evaluation transforms failed: ") + e.what();
+        }
       }
+    });
+    for (int64_t i = 0; i < n; ++i)
+      if (b.failed[i].empty() && !reasons[i].empty()) b.failed[i] = reasons[i];
+    // Images of one evaluation size go through the model together (a run without a resize in its
+    // [[eval_augment]] sees each file at its own size).
+    std::map<std::vector<int64_t>, std::vector<int64_t>> by_shape;
+    for (int64_t i = 0; i < n; ++i)
+      if (prepared[i].defined()) by_shape[prepared[i].sizes().vec()].push_back(i);
+    auto& groups = b.groups.emplace_back();
+    for (auto& [shape, rows] : by_shape) {
+      std::vector<torch::Tensor> inputs;
+      for (int64_t i : rows) inputs.push_back(prepared[i]);
+      torch::Tensor input = torch::stack(inputs);
+      if (!run.device.is_cpu()) input = input.pin_memory();
+      groups.push_back({std::move(rows), std::move(input)});
     }
-  });
-  // Images of one evaluation size go through the model together (a run without a resize in its
-  // [[eval_augment]] sees each file at its own size).
-  std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
-  for (int64_t i = 0; i < n; ++i)
-    if (prepared[i].defined()) groups[prepared[i].sizes().vec()].push_back(i);
+  }
+  return b;
+}
+
+// Probabilities of one run for one prepared batch (rows the model refused are marked in `failed`).
+torch::Tensor run_batch(LoadedRun& run, const std::vector<PreparedBatch::Group>& groups, int64_t n,
+                        const std::string& tta, std::vector<std::string>& failed) {
   torch::Tensor out;
   torch::NoGradGuard no_grad;
-  for (const auto& [shape, rows] : groups) {
-    std::vector<torch::Tensor> inputs;
-    for (int64_t i : rows) inputs.push_back(prepared[i]);
+  for (const auto& group : groups) {
     torch::Tensor p;
     try {
       engine::AutocastScope autocast(run.precision);
-      p = predict_probabilities(*run.setup.model, torch::stack(inputs).to(run.device), Task::Classification, tta);
+      p = predict_probabilities(*run.setup.model, group.input.to(run.device, /*non_blocking=*/true),
+                                Task::Classification, tta);
     } catch (const c10::Error& e) {
       const std::string what = e.what_without_backtrace();
-      for (int64_t i : rows)
-        failed[i] = "the model cannot take a " + std::to_string(shape[1]) + " x " + std::to_string(shape[2]) +
-                    " input (" + what.substr(0, what.find('\n')) + ")";
+      for (int64_t i : group.rows)
+        failed[i] = "the model cannot take a " + std::to_string(group.input.size(2)) + " x " +
+                    std::to_string(group.input.size(3)) + " input (" + what.substr(0, what.find('\n')) + ")";
       continue;
     }
     p = apply_temperature(p.to(torch::kCPU, torch::kFloat), run.temperature);
     if (!out.defined()) out = torch::full({n, p.size(1)}, -1.0f);
-    out.index_copy_(0, torch::tensor(rows, torch::kLong), p);
+    out.index_copy_(0, torch::tensor(group.rows, torch::kLong), p);
   }
   if (!out.defined()) out = torch::full({n, 0}, 0.0f);
   return out;
@@ -75,24 +110,24 @@ ClassifyResult classify_files(std::vector<LoadedRun>& runs, const std::vector<st
                   : first.options.eval_batch_size > 0 ? first.options.eval_batch_size
                                                       : first.options.batch_size;
   batch = std::max<int64_t>(1, batch);
+  // On a GPU the next batch is read and prepared on the CPU (torch's intra-op threads) while the
+  // model runs on this one, as a DataLoader's workers would: reading is most of the time there. On
+  // the CPU both would share the same cores, so the batches are taken one after the other.
+  bool ahead = false;
+  for (const auto& run : runs) ahead = ahead || !run.device.is_cpu();
   std::vector<torch::Tensor> rows_out;
   const auto total = static_cast<int64_t>(paths.size());
+  auto prepare = [&](int64_t begin) { return prepare_batch(runs, paths, begin, std::min(batch, total - begin)); };
+  std::future<PreparedBatch> next;
+  if (total > 0) next = std::async(ahead ? std::launch::async : std::launch::deferred, prepare, 0);
   for (int64_t begin = 0; begin < total; begin += batch) {
-    const int64_t n = std::min(batch, total - begin);
-    std::vector<std::string> failed(static_cast<size_t>(n));
+    PreparedBatch b = next.get();
+    if (begin + batch < total) next = std::async(ahead ? std::launch::async : std::launch::deferred, prepare, begin + batch);
+    const int64_t n = b.n;
     torch::Tensor sum;
-    for (auto& run : runs) {
-      std::vector<cv::Mat> images(static_cast<size_t>(n));
-      std::vector<int64_t> indices(static_cast<size_t>(n));
-      at::parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-          indices[i] = begin + i;
-          std::string reason;
-          images[i] = read_image(paths[begin + i], static_cast<int>(run.setup.info.channels), reason);
-          if (images[i].empty() && failed[i].empty()) failed[i] = reason;
-        }
-      });
-      torch::Tensor p = run_batch(run, images, indices, options.tta, failed);
+    for (size_t r = 0; r < runs.size(); ++r) {
+      LoadedRun& run = runs[r];
+      torch::Tensor p = run_batch(run, b.groups[r], n, options.tta, b.failed);
       if (p.size(1) == 0) continue;
       if (sum.defined() && sum.size(1) != p.size(1))
         throw ConfigError("run " + run.id + " predicts " + std::to_string(p.size(1)) + " classes, " +
@@ -100,8 +135,8 @@ ClassifyResult classify_files(std::vector<LoadedRun>& runs, const std::vector<st
       sum = sum.defined() ? sum + p : p;
     }
     for (int64_t i = 0; i < n; ++i) {
-      if (!failed[i].empty() || !sum.defined()) {
-        result.skipped.emplace_back(paths[begin + i], failed[i].empty() ? "could not be prepared" : failed[i]);
+      if (!b.failed[i].empty() || !sum.defined()) {
+        result.skipped.emplace_back(paths[begin + i], b.failed[i].empty() ? "could not be prepared" : b.failed[i]);
         continue;
       }
       result.paths.push_back(paths[begin + i]);
