@@ -54,9 +54,11 @@ struct CropPlan {
 // 1.8 ms + 0.16 ms an image where the stage's phases said about 11 ms + 0.01 ms), and the stage's
 // real cost in training includes waiting behind the trainer's kernels. So the assembler's view
 // corrects it by feedback (record_assembly): a batch for which it waited on the workers moves the
-// share up by a step, any other batch moves it down by a quarter step. The share settles where the
-// workers just keep up: the balance when nothing else is slower, and when the trainer is the
-// slowest part, the least GPU work that still keeps the trainer fed.
+// share up by a step; a batch for which it waited on neither the workers nor the trainer (the stage
+// itself is the slowest part) moves it down by a quarter step. The share settles at the balance of
+// workers and stage, and stays where it is while the trainer is the slowest part: the loader's
+// headroom then absorbs the jitter of both sides (settling at the least GPU work that keeps the
+// trainer fed measured slower end to end on an H200: the loader ran at its edge).
 class DecodeSplit {
  public:
   // fixed in [0, 1]: always that share to the stage; negative: tuned at run time.
@@ -74,14 +76,15 @@ class DecodeSplit {
   // The stage's wall time for one batch, of which `staged` images were decoded by the stage.
   void record_stage(double seconds, int64_t staged);
   // The assembler's view of one batch: of `interval_seconds` since the batch before, it waited
-  // `starved_seconds` for samples the workers had not finished.
-  void record_assembly(double starved_seconds, double interval_seconds);
+  // `starved_seconds` for samples the workers had not finished and `blocked_seconds` for the
+  // consumer (the trainer) to take a batch.
+  void record_assembly(double starved_seconds, double blocked_seconds, double interval_seconds);
 
   struct Costs {
     double worker_decode = 0, worker_plan = 0, stage_per_image = 0;  // seconds, 0 = not measured yet
     double stage_per_batch = 0;                                       // the fit's fixed cost a
     double model_share = 0, correction = 0;  // share() = model_share + correction, clamped
-    int64_t starved_batches = 0, fed_batches = 0;  // batches record_assembly saw, by whether it waited
+    int64_t starved_batches = 0, blocked_batches = 0, stage_bound_batches = 0;  // record_assembly's batches
     int64_t worker_decoded = 0, worker_planned = 0, stage_images = 0;  // how many were measured
   };
   Costs costs() const;

@@ -50,15 +50,22 @@ double DecodeSplit::share() const {
   return std::clamp(std::round((model_share_locked() + costs_.correction) * kSteps) / kSteps, kMinShare, kMaxShare);
 }
 
-void DecodeSplit::record_assembly(double starved_seconds, double interval_seconds) {
+void DecodeSplit::record_assembly(double starved_seconds, double blocked_seconds, double interval_seconds) {
   if (fixed_ >= 0.0 || interval_seconds <= 0.0) return;
-  // A batch "waited on the workers" when they held the assembler up for more than a twentieth of
-  // its interval: scheduling noise stays below that, a real shortage of workers well above.
-  constexpr double kStarved = 0.05, kStep = 0.02;
+  // A batch "waited" on one side when that side held the assembler up for more than a twentieth of
+  // the interval: scheduling noise stays below that, a real shortage well above.
+  constexpr double kWaited = 0.05, kStep = 0.02;
   std::lock_guard<std::mutex> lock(mutex_);
-  const bool starved = starved_seconds > kStarved * interval_seconds;
-  costs_.correction += starved ? kStep : -kStep / 4;
-  ++(starved ? costs_.starved_batches : costs_.fed_batches);
+  if (starved_seconds > kWaited * interval_seconds) {
+    costs_.correction += kStep;
+    ++costs_.starved_batches;
+  } else if (blocked_seconds > kWaited * interval_seconds) {
+    ++costs_.blocked_batches;
+    return;
+  } else {
+    costs_.correction -= kStep / 4;
+    ++costs_.stage_bound_batches;
+  }
   // No wind-up: the correction never pushes past the clamp of share().
   const double model = model_share_locked();
   costs_.correction = std::clamp(costs_.correction, kMinShare - model, kMaxShare - model);

@@ -143,7 +143,7 @@ void EpochLoader::assembler_loop() {
   std::vector<PreparedSample> current;
   // For a batch decode stage's split: how long this thread waited on the workers per batch.
   using clock = std::chrono::steady_clock;
-  double starved = 0.0;
+  double starved = 0.0, blocked = 0.0;  // waiting on the workers, on the consumer
   auto last_batch = clock::now();
   int64_t assembled = 0;
   auto tell_stage = [&] {
@@ -152,10 +152,11 @@ void EpochLoader::assembler_loop() {
     if (assembled++ > 0)
       for (const PreparedSample& s : current)
         if (s.pending) {
-          s.pending->batch_stage()->split().record_assembly(starved, std::chrono::duration<double>(now - last_batch).count());
+          s.pending->batch_stage()->split().record_assembly(starved, blocked,
+                                                             std::chrono::duration<double>(now - last_batch).count());
           break;
         }
-    starved = 0.0;
+    starved = blocked = 0.0;
     last_batch = now;
   };
   auto emit = [&]() -> bool {
@@ -179,7 +180,11 @@ void EpochLoader::assembler_loop() {
     current.clear();
     if (batch.size() == 0) return true;  // every sample of it failed in the batch stage
     std::unique_lock<std::mutex> lock(mutex_);
-    space_free_.wait(lock, [&] { return stopping_ || static_cast<int64_t>(batches_.size()) < options_.prefetch; });
+    if (static_cast<int64_t>(batches_.size()) >= options_.prefetch) {
+      const auto t0 = clock::now();
+      space_free_.wait(lock, [&] { return stopping_ || static_cast<int64_t>(batches_.size()) < options_.prefetch; });
+      blocked += std::chrono::duration<double>(clock::now() - t0).count();
+    }
     if (stopping_) return false;
     batches_.push_back(std::move(batch));
     batch_ready_.notify_one();
