@@ -50,5 +50,5 @@ for set in $sets; do
   row "xp nvjpeg_batched, tuned, stage stream priority default" \
     "$(XP_STAGE_STREAM_PRIORITY=default e2e_rate "$root" nvjpeg_batched 224)" "$c18"
   row "xp cpu" "$(e2e_rate "$root" cpu 224)" "$c18"
-  [ "$set" = varied ] && row "xp nvjpeg_batched, tuned, resnet18 160 px" "$(e2e_rate "$root" nvjpeg_batched 160)" "$c160"
+  if [ "$set" = varied ]; then row "xp nvjpeg_batched, tuned, resnet18 160 px" "$(e2e_rate "$root" nvjpeg_batched 160)" "$c160"; fi
 done
