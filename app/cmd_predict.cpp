@@ -202,7 +202,7 @@ int predict(const std::vector<std::string>& args) {
                           label_column = "label", path_column = "path", device = "run", precision = "run",
                           registry_option, window_text, blend = "hann", scales_text = "1", merge = "mean",
                           prob_format = "png16", georef = "auto";
-  int64_t top_k = 5, batch_size = 0, min_area = 1, threads = 0;
+  int64_t top_k = 5, batch_size = 0, min_area = 1, threads = 0, workers = -2;
   double overlap = 0.25, threshold = -1;
   desc.add_options()("run", po::value<std::string>(), "run id (or unique prefix, or run folder), or an ensemble run")(
       "inputs", po::value<std::vector<std::string>>()->composing(), "image files, folders (recursive) or CSV files")(
@@ -219,6 +219,9 @@ int predict(const std::vector<std::string>& args) {
       "device", po::value(&device), "run (the run's train.device, default), auto, cpu, cuda, cuda:N")(
       "precision", po::value(&precision), "run (default), fp32, bf16, fp16 (CUDA autocast)")(
       "threads", po::value(&threads), "torch threads (default: the run's train.threads, else every core)")(
+      "workers", po::value(&workers),
+      "classification: threads reading and preparing files (default: the run's train.workers; -1 auto; 0 the main "
+      "thread)")(
       "batch-size", po::value(&batch_size), "images or windows per forward pass (default: the run's eval batch size)")(
       "window", po::value(&window_text), "segmentation: window size, N or HxW (default: the run's tile size)")(
       "overlap", po::value(&overlap), "segmentation: fraction of a window shared with its neighbour (default 0.25)")(
@@ -362,6 +365,7 @@ int predict(const std::vector<std::string>& args) {
     inference::ClassifyOptions co;
     co.tta = tta == "run" ? first.setup.options.tta : tta;
     co.batch_size = batch_size;
+    if (workers != -2) co.workers = workers;
     co.progress = &std::cerr;
     inference::ClassifyResult result = inference::classify_files(models.loaded, list.paths, co);
     job.skipped.insert(job.skipped.end(), result.skipped.begin(), result.skipped.end());

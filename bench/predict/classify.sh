@@ -11,8 +11,8 @@
 # 224 x 224, normalize, run the model, and write a CSV with the top 5 classes.
 # xp's rate is from its own "predicted N ... in S s" (from the start of the command, after parsing
 # the options, including loading the run); Python's from before building the model to the CSV
-# written (its `import torch` left out). THREADS = torch's intra-op threads on both sides (xp also
-# reads and prepares files on them); WORKERS = the DataLoader's processes.
+# written (its `import torch` left out). THREADS = torch's intra-op threads on both sides; WORKERS =
+# xp's threads reading and preparing files (--workers) and the DataLoader's processes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -74,7 +74,8 @@ db="$tmp/runs/registry.db"
 run=$("$py" -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT id FROM runs WHERE status = 'finished'\").fetchone()[0])" "$db")
 "$xp" export "$run" --names torchvision --out resnet18.safetensors --registry "$db" > /dev/null
 
-timed xp.time "$xp" predict "$run" jpegs --out xp.csv --batch-size "$batch" --threads "$threads" --device "$device" \
+timed xp.time "$xp" predict "$run" jpegs --out xp.csv --batch-size "$batch" --threads "$threads" --workers "$workers" \
+  --device "$device" \
   --no-record --registry "$db" > xp.log || { cat xp.log xp.time; exit 1; }
 xp_n=$(sed -n 's/^predicted \([0-9]*\) of.* in \([0-9.e+-]*\) s;.*/\1/p' xp.log)
 xp_s=$(sed -n 's/^predicted \([0-9]*\) of.* in \([0-9.e+-]*\) s;.*/\2/p' xp.log)
@@ -83,7 +84,7 @@ timed py.time "$py" -W ignore "$here/classify.py" resnet18.safetensors jpegs --o
 py_n=$(awk '{print $2}' py.log)
 py_s=$(awk '{print $4}' py.log)
 echo "classification predict: $files JPEG files ($size px), resnet18 at 224 px, batch $batch, device $device, " \
-     "$threads torch threads, $workers DataLoader workers (Python)"
+     "$threads torch threads, $workers workers (xp threads, Python processes)"
 awk -v n="$xp_n" -v s="$xp_s" -v m="$(peak xp.time)" 'BEGIN { printf "xp      %8.1f images/s  (%d files in %.2f s)  peak RSS %6d MiB\n", n / s, n, s, m / 1024 }'
 awk -v n="$py_n" -v s="$py_s" -v m="$(peak py.time)" 'BEGIN { printf "python  %8.1f images/s  (%d files in %.2f s)  peak RSS %6d MiB (main process; workers not counted)\n", n / s, n, s, m / 1024 }'
 awk -v a="$xp_n" -v b="$xp_s" -v c="$py_n" -v d="$py_s" 'BEGIN { printf "ratio xp/python %.2f\n", (a / b) / (c / d) }'

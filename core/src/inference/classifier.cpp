@@ -142,9 +142,10 @@ ClassifyResult classify_files(std::vector<LoadedRun>& runs, const std::vector<st
   // the CPU both would share the same cores, so the batches are taken one after the other.
   bool ahead = false;
   for (const auto& run : runs) ahead = ahead || !run.device.is_cpu();
-  // Files are read and prepared on the run's loader workers (train.workers; auto: every core but
-  // two on a GPU, 2 on the CPU), as its evaluation batches were.
-  const int64_t threads = std::max<int64_t>(1, engine::resolve_workers(first.options.workers, ahead));
+  // Files are read and prepared on the run's loader workers (train.workers, or --workers; auto:
+  // every core but two on a GPU, 2 on the CPU), as its evaluation batches were.
+  const int64_t threads =
+      std::max<int64_t>(1, engine::resolve_workers(options.workers.value_or(first.options.workers), ahead));
   std::vector<torch::Tensor> rows_out;
   const auto total = static_cast<int64_t>(paths.size());
   auto prepare = [&](int64_t begin) { return prepare_batch(runs, paths, begin, std::min(batch, total - begin), threads); };

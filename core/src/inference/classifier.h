@@ -4,6 +4,7 @@
 // probabilities tempered with the run's calibrated temperature. Several runs (an ensemble) are
 // averaged, each with its own transforms and temperature.
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -16,6 +17,7 @@ namespace xp::inference {
 struct ClassifyOptions {
   std::string tta = "none";  // eval/tta.h modes
   int64_t batch_size = 0;    // 0: the run's eval batch size (else its batch size)
+  std::optional<int64_t> workers;  // threads reading files: unset = the run's train.workers (-1 auto)
   std::ostream* progress = nullptr;
 };
 
