@@ -11,7 +11,6 @@ import argparse
 import csv
 import json
 import os
-import struct
 import sys
 import time
 
@@ -20,21 +19,8 @@ import torchvision
 from PIL import Image
 from torchvision import transforms as T
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    header.pop("__metadata__", None)
-    out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        t = torch.frombuffer(bytearray(data[b:end]), dtype=DTYPES[e["dtype"]]) if end > b else torch.empty(0, dtype=DTYPES[e["dtype"]])
-        out[name] = t.reshape(e["shape"])
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sliding_window import load_safetensors  # noqa: E402  (json + struct, no safetensors package)
 
 
 class Files(torch.utils.data.Dataset):
