@@ -141,7 +141,8 @@ void EpochLoader::worker_loop() {
 void EpochLoader::assembler_loop() {
   const int64_t n = static_cast<int64_t>(order_.size());
   std::vector<PreparedSample> current;
-  // For a batch decode stage's split: how long this thread waited on the workers per batch.
+  // For a batch decode stage's split (xp/batch_decode.h): per batch, how long this thread waited
+  // on the workers and on the consumer.
   using clock = std::chrono::steady_clock;
   double starved = 0.0, blocked = 0.0;  // waiting on the workers, on the consumer
   auto last_batch = clock::now();

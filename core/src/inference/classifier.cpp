@@ -137,9 +137,9 @@ ClassifyResult classify_files(std::vector<LoadedRun>& runs, const std::vector<st
                   : first.options.eval_batch_size > 0 ? first.options.eval_batch_size
                                                       : first.options.batch_size;
   batch = std::max<int64_t>(1, batch);
-  // On a GPU the next batch is read and prepared on the CPU (torch's intra-op threads) while the
-  // model runs on this one, as a DataLoader's workers would: reading is most of the time there. On
-  // the CPU both would share the same cores, so the batches are taken one after the other.
+  // On a GPU the next batch is read and prepared on the CPU while the model runs on this one, as a
+  // DataLoader's workers would: reading is most of the time there. On the CPU both would share the
+  // same cores, so the batches are taken one after the other.
   bool ahead = false;
   for (const auto& run : runs) ahead = ahead || !run.device.is_cpu();
   // Files are read and prepared on the run's loader workers (train.workers, or --workers; auto:
