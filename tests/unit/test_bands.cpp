@@ -17,6 +17,7 @@
 
 #include "data/band_statistics.h"
 #include "data/collate.h"
+#include "data/data_loader.h"
 #include "engine/experiment_runner.h"
 #include "engine/normalization_stats.h"
 #include "plugin_loader.h"
@@ -554,4 +555,34 @@ TEST_CASE("bands: image_folder and csv_images read 16-bit images by band name, v
   CHECK(r.image.size() == cv::Size(3, 4));
   CHECK(r.image.type() == CV_16UC1);
 #endif
+}
+
+// Issue 18's fusion study: RGB alone learned, and no variant with an extra band did, the pure-noise
+// control included. Not the 16-bit path: with a 16-bit band added, the RGB channels and the mask
+// reach the model bit for bit as without it (same normalization, same augmentation draws).
+TEST_CASE("bands: an extra 16-bit band leaves the RGB channels of a normalized training sample bit for bit") {
+  load_augment();
+  auto setup = [&](std::vector<std::string> bands) {
+    xp::RunSpec spec;
+    spec.data = seg_test::params("dataset", "rare_blobs",
+                                 {{"train_size", int64_t{40}}, {"val_size", int64_t{4}}, {"test_size", int64_t{4}},
+                                  {"image_size", int64_t{32}}, {"signal", 0.5}, {"bands", strings(bands)}});
+    const auto normalize = aug_params("normalize", {{"stats", "train"}, {"clip_percentiles", floats({0.5, 99.5})}});
+    spec.augment = {aug_params("hflip"), aug_params("vflip"), aug_params("rotate90"), normalize};
+    spec.eval_augment = {normalize};
+    return xp::engine::build_data_setup(spec);
+  };
+  auto rgb = setup({"red", "green", "blue"});
+  for (const auto& extra : {"noise", "dem"}) {
+    CAPTURE(extra);
+    auto more = setup({"red", "green", "blue", extra});
+    for (int64_t i = 0; i < 40; ++i) {
+      auto a = xp::data::prepare_sample(xp::data::load_sample(*rgb.train, rgb.augment, 42, 1, i, i, 0));
+      auto b = xp::data::prepare_sample(xp::data::load_sample(*more.train, more.augment, 42, 1, i, i, 0));
+      REQUIRE(b.image.size(0) == 4);
+      CHECK(torch::equal(a.image, b.image.slice(0, 0, 3)));
+      CHECK(torch::equal(a.mask, b.mask));
+      CHECK(b.image[3].abs().max().item<float>() < 10.0f);  // the extra band normalized too, not raw 16-bit
+    }
+  }
 }
