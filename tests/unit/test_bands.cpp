@@ -586,3 +586,73 @@ TEST_CASE("bands: an extra 16-bit band leaves the RGB channels of a normalized t
     }
   }
 }
+
+namespace {
+
+// Mean over the tiles with objects of (mean around the objects - mean inside them), band `band`.
+double depression_depth(xp::Split& split, size_t tiles, int band) {
+  double sum = 0;
+  int objects = 0;
+  for (size_t i = 0; i < tiles; ++i) {
+    auto s = split.load(i);
+    if (cv::countNonZero(s.mask) == 0) continue;
+    std::vector<cv::Mat> planes;
+    cv::split(s.image, planes);
+    cv::Mat grown;
+    cv::dilate(s.mask, grown, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(9, 9)));
+    sum += cv::mean(planes[band], grown & (s.mask == 0))[0] - cv::mean(planes[band], s.mask)[0];
+    ++objects;
+  }
+  REQUIRE(objects > 10);
+  return sum / objects;
+}
+
+}  // namespace
+
+// The absolute DEM carries the tiles' kilometre-scale elevations: normalized with the split's
+// statistics, a 3 m depression is under 1 % of a standard deviation. The relative elevation (minus
+// the local mean) keeps the same depressions at a scale the model can see.
+TEST_CASE("bands: rare_blobs dem_elevation = relative: local relief, depressions visible after normalization") {
+  auto make = [](const std::string& elevation, xp::Value::Table more = {}) {
+    xp::Value::Table p{{"train_size", int64_t{120}}, {"dem_elevation", elevation},
+                       {"bands", strings({"red", "green", "blue", "dem"})}};
+    for (auto& [k, v] : more) p[k] = v;
+    return xp::create<xp::Dataset>(seg_test::params("dataset", "rare_blobs", p));
+  };
+  auto absolute = make("absolute"), relative = make("relative");
+  auto a = absolute->split("train"), r = relative->split("train");
+  xp::data::BandStatisticsOptions clip;
+  clip.clip_percentiles = {0.5, 99.5};
+  const auto sa = xp::data::compute_band_statistics(*a, clip), sr = xp::data::compute_band_statistics(*r, clip);
+  CHECK(sa.mean[3] > 15000);                     // 0.1 m units: about 2000 m
+  CHECK(std::abs(sr.mean[3] - 32768) < 5);       // relative: 0 m is 32768
+  CHECK(sa.mean[0] == sr.mean[0]);               // RGB untouched
+  const double da = depression_depth(*a, 120, 3), dr = depression_depth(*r, 120, 3);
+  CHECK(da > 10.0);  // the same > 1 m depressions in both
+  CHECK(dr > 10.0);
+  CHECK(da / sa.std[3] < 0.02);   // measured 0.007 (320 tiles)
+  CHECK(dr / sr.std[3] > 0.25);   // measured 0.49
+
+  // Relative = absolute - its 15 x 15 local mean (mirrored edges) + 32768, up to the absolute band's
+  // rounding to whole 0.1 m; RGB and masks are those of the absolute tiles.
+  for (size_t i = 0; i < 8; ++i) {
+    auto ta = a->load(i), tr = r->load(i);
+    CHECK(same(ta.mask, tr.mask));
+    std::vector<cv::Mat> pa, pr;
+    cv::split(ta.image, pa);
+    cv::split(tr.image, pr);
+    for (int k = 0; k < 3; ++k) CHECK(same(pa[k], pr[k]));
+    cv::Mat z, local, expect, got;
+    pa[3].convertTo(z, CV_64F);
+    cv::blur(z, local, cv::Size(15, 15), cv::Point(-1, -1), cv::BORDER_REFLECT);
+    expect = z - local + 32768.0;
+    pr[3].convertTo(got, CV_64F);
+    double worst = 0;
+    cv::minMaxLoc(cv::abs(got - expect), nullptr, &worst);
+    CHECK(worst <= 1.5);
+  }
+  // An even window is made odd (centred); the window never exceeds the tile.
+  auto even = make("relative", {{"dem_window", int64_t{14}}}), wide = make("relative", {{"dem_window", int64_t{1001}}});
+  CHECK(same(even->split("train")->load(3).image, r->load(3).image));
+  CHECK(wide->split("train")->load(3).image.type() == CV_16UC4);
+}
