@@ -89,7 +89,13 @@ class RareBlobs : public Dataset {
                      "depressions), noise (16-bit, no signal); with dem or noise every band is 16-bit")
         .add_float("dem_depth", 30.0, "dem: depth of an object's depression in 0.1 m units").range(0.0, 10000.0)
         .add_float("dem_noise", 10.0, "dem: pixel noise std in 0.1 m units").range(0.0, 10000.0)
-        .add_float("dem_sinks", 1.0, "dem: mean natural depressions per tile that are not objects").range(0.0, 16.0);
+        .add_float("dem_sinks", 1.0, "dem: mean natural depressions per tile that are not objects").range(0.0, 16.0)
+        .add_string("dem_elevation", "absolute",
+                    "dem: absolute (elevation in 0.1 m units, each tile ~1500-2500 m) or relative (each pixel minus "
+                    "the mean of the dem_window x dem_window pixels around it, + 32768: local relief only)")
+        .choices({"absolute", "relative"})
+        .add_int("dem_window", 15, "dem_elevation = relative: side of the local-mean window in pixels (made odd)")
+        .range(3, 1025);
   }
 
   explicit RareBlobs(const Params& p) {
@@ -105,6 +111,8 @@ class RareBlobs : public Dataset {
     o.dem_depth = p.get_float("dem_depth");
     o.dem_noise = p.get_float("dem_noise");
     o.dem_sinks = p.get_float("dem_sinks");
+    o.dem_relative = p.get_string("dem_elevation") == "relative";
+    o.dem_window = p.get_int("dem_window");
     bands_ = p.get_strings("bands");
     if (bands_.empty()) throw ConfigError("rare_blobs: bands needs at least one band", p.where());
     for (size_t i = 0; i < bands_.size(); ++i) {

@@ -21,6 +21,7 @@ constexpr uint64_t kLayoutStream = 1, kTextureStream = 2, kDemStream = 3, kNoise
 const cv::Vec3f kObjectShift(0.075f, -0.005f, -0.06f);
 const cv::Vec3f kShapeDistractorShift(0.06f, 0.06f, -0.01f);
 constexpr double kStripeAmplitude = 0.03, kStripePeriod = 3.0;
+constexpr double kRelativeDemZero = 32768.0;  // dem_relative: 0 m relative elevation, mid-range of uint16
 
 // One octave of value noise: a (cells+1)^2 grid of uniform values, smoothly interpolated.
 cv::Mat value_noise(Rng& rng, int size, int cells) {
@@ -222,10 +223,22 @@ cv::Mat RareBlobsGenerator::dem(int64_t split, int64_t index, const std::vector<
     for (int y = 0; y < size; ++y)
       for (int x = 0; x < size; ++x) z.at<double>(y, x) -= o_.dem_depth * cover.at<float>(y, x);
   }
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x) z.at<double>(y, x) += rng.normal(0.0, o_.dem_noise);
+  if (o_.dem_relative) {
+    // Relative elevation: each pixel minus the mean elevation of the dem_window x dem_window
+    // pixels around it (mirrored at the tile's edges), stored around kRelativeDemZero. Removes the
+    // tile's elevation (a kilometre-scale offset between tiles), its slope and its broad relief,
+    // which otherwise set the band's scale after split-level normalization and leave a 3 m
+    // depression at about 1 % of a standard deviation (docs/segmentation.md, "The fusion study").
+    const int window = static_cast<int>(std::min<int64_t>(o_.dem_window | 1, size % 2 ? size : size - 1));  // odd
+    cv::Mat local;
+    cv::blur(z, local, cv::Size(window, window), cv::Point(-1, -1), cv::BORDER_REFLECT);
+    z = z - local + kRelativeDemZero;
+  }
   cv::Mat out(size, size, CV_16U);
   for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x)
-      out.at<uint16_t>(y, x) = cv::saturate_cast<uint16_t>(z.at<double>(y, x) + rng.normal(0.0, o_.dem_noise));
+    for (int x = 0; x < size; ++x) out.at<uint16_t>(y, x) = cv::saturate_cast<uint16_t>(z.at<double>(y, x));
   return out;
 }
 

@@ -27,6 +27,8 @@ struct RareBlobsOptions {
   double dem_depth = 30.0;             // "dem" band: depth of the objects' depressions (0.1 m units)
   double dem_noise = 10.0;             // "dem" band: pixel noise std (0.1 m units)
   double dem_sinks = 1.0;              // "dem" band: mean natural depressions (not objects) per tile
+  bool dem_relative = false;           // "dem" band: relative elevation (minus the local mean) instead of absolute
+  int64_t dem_window = 15;             // dem_relative: side of the local-mean window in pixels (odd)
 };
 
 struct Blob {
@@ -52,7 +54,10 @@ class RareBlobsGenerator {
   // when they are added). "dem": smooth terrain around 2000 m in 0.1 m units where every object is a
   // shallow depression, and so are a few natural sinks that are not objects (it carries part of the
   // signal: it tells objects from their shape look-alikes, which have no depression, but has its own
-  // false positives). "noise": an unrelated 16-bit texture that carries no signal.
+  // false positives). With dem_relative the band is relative elevation instead: every pixel minus
+  // the mean of the dem_window x dem_window pixels around it, in 0.1 m units with 0 m stored as 32768:
+  // a common form for a DEM entering a segmentation model (the tile's absolute elevation and slope say
+  // nothing about a local depression). "noise": an unrelated 16-bit texture that carries no signal.
   cv::Mat dem(int64_t split, int64_t index, const std::vector<Blob>& blobs) const;
   cv::Mat noise_band(int64_t split, int64_t index) const;
 

@@ -17,6 +17,7 @@
 
 #include "data/band_statistics.h"
 #include "data/collate.h"
+#include "data/data_loader.h"
 #include "engine/experiment_runner.h"
 #include "engine/normalization_stats.h"
 #include "plugin_loader.h"
@@ -554,4 +555,104 @@ TEST_CASE("bands: image_folder and csv_images read 16-bit images by band name, v
   CHECK(r.image.size() == cv::Size(3, 4));
   CHECK(r.image.type() == CV_16UC1);
 #endif
+}
+
+// Issue 18's fusion study: RGB alone learned, and no variant with an extra band did, the pure-noise
+// control included. Not the 16-bit path: with a 16-bit band added, the RGB channels and the mask
+// reach the model bit for bit as without it (same normalization, same augmentation draws).
+TEST_CASE("bands: an extra 16-bit band leaves the RGB channels of a normalized training sample bit for bit") {
+  load_augment();
+  auto setup = [&](std::vector<std::string> bands) {
+    xp::RunSpec spec;
+    spec.data = seg_test::params("dataset", "rare_blobs",
+                                 {{"train_size", int64_t{40}}, {"val_size", int64_t{4}}, {"test_size", int64_t{4}},
+                                  {"image_size", int64_t{32}}, {"signal", 0.5}, {"bands", strings(bands)}});
+    const auto normalize = aug_params("normalize", {{"stats", "train"}, {"clip_percentiles", floats({0.5, 99.5})}});
+    spec.augment = {aug_params("hflip"), aug_params("vflip"), aug_params("rotate90"), normalize};
+    spec.eval_augment = {normalize};
+    return xp::engine::build_data_setup(spec);
+  };
+  auto rgb = setup({"red", "green", "blue"});
+  for (const auto& extra : {"noise", "dem"}) {
+    CAPTURE(extra);
+    auto more = setup({"red", "green", "blue", extra});
+    for (int64_t i = 0; i < 40; ++i) {
+      auto a = xp::data::prepare_sample(xp::data::load_sample(*rgb.train, rgb.augment, 42, 1, i, i, 0));
+      auto b = xp::data::prepare_sample(xp::data::load_sample(*more.train, more.augment, 42, 1, i, i, 0));
+      REQUIRE(b.image.size(0) == 4);
+      CHECK(torch::equal(a.image, b.image.slice(0, 0, 3)));
+      CHECK(torch::equal(a.mask, b.mask));
+      CHECK(b.image[3].abs().max().item<float>() < 10.0f);  // the extra band normalized too, not raw 16-bit
+    }
+  }
+}
+
+namespace {
+
+// Mean over the tiles with objects of (mean around the objects - mean inside them), band `band`.
+double depression_depth(xp::Split& split, size_t tiles, int band) {
+  double sum = 0;
+  int objects = 0;
+  for (size_t i = 0; i < tiles; ++i) {
+    auto s = split.load(i);
+    if (cv::countNonZero(s.mask) == 0) continue;
+    std::vector<cv::Mat> planes;
+    cv::split(s.image, planes);
+    cv::Mat grown;
+    cv::dilate(s.mask, grown, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(9, 9)));
+    sum += cv::mean(planes[band], grown & (s.mask == 0))[0] - cv::mean(planes[band], s.mask)[0];
+    ++objects;
+  }
+  REQUIRE(objects > 10);
+  return sum / objects;
+}
+
+}  // namespace
+
+// The absolute DEM carries the tiles' kilometre-scale elevations: normalized with the split's
+// statistics, a 3 m depression is under 1 % of a standard deviation. The relative elevation (minus
+// the local mean) keeps the same depressions at a scale the model can see.
+TEST_CASE("bands: rare_blobs dem_elevation = relative: local relief, depressions visible after normalization") {
+  auto make = [](const std::string& elevation, xp::Value::Table more = {}) {
+    xp::Value::Table p{{"train_size", int64_t{120}}, {"dem_elevation", elevation},
+                       {"bands", strings({"red", "green", "blue", "dem"})}};
+    for (auto& [k, v] : more) p[k] = v;
+    return xp::create<xp::Dataset>(seg_test::params("dataset", "rare_blobs", p));
+  };
+  auto absolute = make("absolute"), relative = make("relative");
+  auto a = absolute->split("train"), r = relative->split("train");
+  xp::data::BandStatisticsOptions clip;
+  clip.clip_percentiles = {0.5, 99.5};
+  const auto sa = xp::data::compute_band_statistics(*a, clip), sr = xp::data::compute_band_statistics(*r, clip);
+  CHECK(sa.mean[3] > 15000);                     // 0.1 m units: about 2000 m
+  CHECK(std::abs(sr.mean[3] - 32768) < 5);       // relative: 0 m is 32768
+  CHECK(sa.mean[0] == sr.mean[0]);               // RGB untouched
+  const double da = depression_depth(*a, 120, 3), dr = depression_depth(*r, 120, 3);
+  CHECK(da > 10.0);  // the same > 1 m depressions in both
+  CHECK(dr > 10.0);
+  CHECK(da / sa.std[3] < 0.02);   // measured 0.007 (320 tiles)
+  CHECK(dr / sr.std[3] > 0.25);   // measured 0.49
+
+  // Relative = absolute - its 15 x 15 local mean (mirrored edges) + 32768, up to the absolute band's
+  // rounding to whole 0.1 m; RGB and masks are those of the absolute tiles.
+  for (size_t i = 0; i < 8; ++i) {
+    auto ta = a->load(i), tr = r->load(i);
+    CHECK(same(ta.mask, tr.mask));
+    std::vector<cv::Mat> pa, pr;
+    cv::split(ta.image, pa);
+    cv::split(tr.image, pr);
+    for (int k = 0; k < 3; ++k) CHECK(same(pa[k], pr[k]));
+    cv::Mat z, local, expect, got;
+    pa[3].convertTo(z, CV_64F);
+    cv::blur(z, local, cv::Size(15, 15), cv::Point(-1, -1), cv::BORDER_REFLECT);
+    expect = z - local + 32768.0;
+    pr[3].convertTo(got, CV_64F);
+    double worst = 0;
+    cv::minMaxLoc(cv::abs(got - expect), nullptr, &worst);
+    CHECK(worst <= 1.5);
+  }
+  // An even window is made odd (centred); the window never exceeds the tile.
+  auto even = make("relative", {{"dem_window", int64_t{14}}}), wide = make("relative", {{"dem_window", int64_t{1001}}});
+  CHECK(same(even->split("train")->load(3).image, r->load(3).image));
+  CHECK(wide->split("train")->load(3).image.type() == CV_16UC4);
 }
