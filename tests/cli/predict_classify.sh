@@ -79,6 +79,12 @@ head -1 files.csv | grep >/dev/null "^path,predicted,probability,class_1,probabi
 # The same image predicted twice (folder and CSV) gets the same row.
 [[ $(grep -c "/sub/g1.png," files.csv) == 2 ]] || fail "g1 twice"
 [[ $(grep "/sub/g1.png," files.csv | cut -d, -f2- | sort -u | wc -l) == 1 ]] || fail "g1 predicted differently"
+# Read on 3 threads, in batches of 2 (a batch boundary beside the broken file): the same rows in the same
+# order, the same skips.
+expect_rc 0 "$XP" predict "$run" imgs imgs/list.csv missing.png --out files3.csv --top-k 3 --workers 3 --batch-size 2 \
+  --no-record --registry "$db"
+grep -q "predicted 7 of 9 inputs .* 2 skipped" "$tmp/out" || fail "summary line with --workers 3"
+cmp files.csv files3.csv || fail "--workers 3 --batch-size 2 predicts differently: $(diff files.csv files3.csv)"
 
 # Kaggle submission.
 expect_rc 0 "$XP" predict "$run" imgs/sub --out sub.csv --format submission --id-column image_id --label-column label --registry "$db"
