@@ -7,6 +7,7 @@
 #   bench/gpu/decode.sh BUILD_DIR [WORKERS] [SETS]     SETS: any of 320 varied 640x480 (default all)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/jpeg_sets.sh"
 build="${1:?build dir}"
 workers="${2:-$(( $(nproc) - 2 ))}"
 sets="${3:-320 varied 640x480}"
@@ -41,12 +42,7 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | s
 c18=$("$step" 18 256 bf16 30 10 1 "$plugins" | awk '{print $4}')
 echo "  ceiling resnet18 224 px (synthetic data on the GPU): $c18 img/s"
 for set in $sets; do
-  case $set in
-    320) root=/tmp/xp-bench-jpegs; spec=320 ;;
-    varied) root=/tmp/xp-jpegs-varied; spec=300-500 ;;
-    640x480) root=/tmp/xp-jpegs-640x480; spec=640x480 ;;
-  esac
-  [ -d "$root/class9" ] || python3 "$here/make_jpegs.py" "$root" 10000 $spec
+  jpeg_set "$set" || continue
   echo "  -- set $set ($spec px, 10,000 files, $(du -sh "$root" | cut -f1))"
   for dec in cpu nvjpeg_batched; do
     "$build/xp" bench loader "$here/e2e.toml" --set data.root=\"$root\" --set data.decoder=\"$dec\" \
@@ -60,7 +56,7 @@ for set in $sets; do
   row "xp decoder = nvjpeg_batched (resnet18)" "$gpu" "$c18" "$py"
 done
 if [[ " $sets " == *" varied "* ]]; then
-  root=/tmp/xp-jpegs-varied
+  jpeg_set varied
   c50=$("$step" 50 256 bf16 20 5 1 "$plugins" | awk '{print $4}')
   c160=$("$step" 18 256 bf16 30 10 1 "$plugins" 160 | awk '{print $4}')
   echo "  -- set varied, other models: ceiling resnet50 224 px $c50 img/s, resnet18 160 px $c160 img/s"

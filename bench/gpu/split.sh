@@ -7,6 +7,7 @@
 #   bench/gpu/split.sh BUILD_DIR [WORKERS] [SETS]     SETS: any of 320 varied 640x480 (default all)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/jpeg_sets.sh"
 build="${1:?build dir}"
 workers="${2:-$(( $(nproc) - 2 ))}"
 sets="${3:-varied 640x480 320}"
@@ -35,12 +36,7 @@ c18=$("$step" 18 256 bf16 30 10 1 "$plugins" | awk '{print $4}')
 c160=$("$step" 18 256 bf16 30 10 1 "$plugins" 160 | awk '{print $4}')
 echo "  ceilings (synthetic data on the GPU): resnet18 224 px $c18 img/s, 160 px $c160 img/s"
 for set in $sets; do
-  case $set in
-    320) root=/tmp/xp-bench-jpegs; spec=320 ;;
-    varied) root=/tmp/xp-jpegs-varied; spec=300-500 ;;
-    640x480) root=/tmp/xp-jpegs-640x480; spec=640x480 ;;
-  esac
-  [ -d "$root/class9" ] || python3 "$here/make_jpegs.py" "$root" 10000 $spec
+  jpeg_set "$set" || continue
   echo "  -- set $set ($spec px, 10,000 files)"
   for batches in 30 60; do
     "$build/xp" bench loader "$here/e2e.toml" --set data.root=\"$root\" --set data.decoder=\"nvjpeg_batched\" \
