@@ -27,7 +27,7 @@ namespace {
 // grouped by their evaluation size, each group already stacked (page-locked when the run's device
 // is a GPU, so that the copy can overlap).
 struct PreparedBatch {
-  int64_t begin = 0, n = 0;
+  int64_t n = 0;  // files in the batch
   std::vector<std::string> failed;  // per file: why it could not be predicted (empty = fine)
   struct Group {
     std::vector<int64_t> rows;
@@ -54,7 +54,6 @@ void for_each_index(int64_t n, int64_t threads, const std::function<void(int64_t
 PreparedBatch prepare_batch(const std::vector<LoadedRun>& runs, const std::vector<std::string>& paths, int64_t begin,
                             int64_t n, int64_t threads) {
   PreparedBatch b;
-  b.begin = begin;
   b.n = n;
   b.failed.resize(static_cast<size_t>(n));
   std::vector<torch::Tensor> prepared(static_cast<size_t>(n));
