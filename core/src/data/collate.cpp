@@ -47,9 +47,16 @@ torch::Tensor to_hwc_uint8(const cv::Mat& mat) {
   return out;
 }
 
-// Stacks equally shaped tensors into a new [N, ...] tensor (page-locked when `pinned`, which
-// saves the copy a separate pin_memory() would make). One memcpy per sample: LibTorch's
-// stack/cat moved about 250 MB/s here, slower than decoding the JPEGs.
+std::string shape_of(const torch::Tensor& t) {
+  std::ostringstream os;
+  for (int64_t i = 0; i < t.dim(); ++i) os << (i ? "x" : "") << t.size(i);
+  return os.str();
+}
+
+}  // namespace
+
+// One memcpy per sample: LibTorch's stack/cat moved about 250 MB/s here, slower than decoding the
+// JPEGs.
 torch::Tensor stack_samples(const std::vector<torch::Tensor>& parts, bool pinned) {
   const torch::Tensor& first = parts.front();
   std::vector<int64_t> shape{static_cast<int64_t>(parts.size())};
@@ -66,14 +73,6 @@ torch::Tensor stack_samples(const std::vector<torch::Tensor>& parts, bool pinned
   }
   return out;
 }
-
-std::string shape_of(const torch::Tensor& t) {
-  std::ostringstream os;
-  for (int64_t i = 0; i < t.dim(); ++i) os << (i ? "x" : "") << t.size(i);
-  return os.str();
-}
-
-}  // namespace
 
 PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred) {
   PreparedSample out;

@@ -30,6 +30,10 @@ struct PreparedSample {
 // stays uint8 HWC; a float one is converted to CHW and gets `deferred`'s float rule.
 PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred = nullptr);
 
+// Stacks equally shaped CPU tensors into a new [N, ...] tensor, page-locked when `pinned` (which
+// saves the copy a separate pin_memory() would make).
+torch::Tensor stack_samples(const std::vector<torch::Tensor>& parts, bool pinned);
+
 // Stacks prepared samples into a Batch. Classification targets are the labels, segmentation
 // targets the masks. Throws std::runtime_error naming two samples whose sizes differ.
 // `pinned`: the input tensor is allocated in page-locked memory (for non-blocking copies to CUDA).

@@ -5,9 +5,13 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include <opencv2/core.hpp>
 #include <torch/torch.h>
+
+#include "data/collate.h"
 
 #include "engine/mixed_precision.h"
 #include "engine/train_options.h"
@@ -22,6 +26,10 @@ torch::Tensor apply_temperature(const torch::Tensor& probabilities, double tempe
 }
 
 namespace {
+
+// Per run: its pixel conversion when it happens on the run's device (a GPU): images then travel as
+// uint8, a quarter of the bytes, and become float there.
+using Conversions = std::vector<std::optional<engine::DeferredConversion>>;
 
 // One batch of files read and prepared for every run of an ensemble: per run, the prepared images
 // grouped by their evaluation size, each group already stacked (page-locked when the run's device
@@ -51,13 +59,14 @@ void for_each_index(int64_t n, int64_t threads, const std::function<void(int64_t
   for (auto& t : pool) t.join();
 }
 
-PreparedBatch prepare_batch(const std::vector<LoadedRun>& runs, const std::vector<std::string>& paths, int64_t begin,
-                            int64_t n, int64_t threads) {
+PreparedBatch prepare_batch(const std::vector<LoadedRun>& runs, const Conversions& conversions,
+                            const std::vector<std::string>& paths, int64_t begin, int64_t n, int64_t threads) {
   PreparedBatch b;
   b.n = n;
   b.failed.resize(static_cast<size_t>(n));
   std::vector<torch::Tensor> prepared(static_cast<size_t>(n));
-  for (const auto& run : runs) {
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const LoadedRun& run = runs[r];
     std::vector<std::string> reasons(static_cast<size_t>(n));
     // read_image refuses a file whose channels the model cannot take (a ConfigError for the whole
     // job): the first such error is rethrown here, after every thread has stopped.
@@ -69,7 +78,8 @@ PreparedBatch prepare_batch(const std::vector<LoadedRun>& runs, const std::vecto
         cv::Mat image = read_image(paths[begin + i], static_cast<int>(run.setup.info.channels), reasons[i]);
         if (image.empty()) return;
         try {
-          prepared[i] = prepare_image(run, std::move(image), begin + i);
+          prepared[i] = conversions[r] ? prepare_image(run, std::move(image), begin + i, *conversions[r])
+                                       : prepare_image(run, std::move(image), begin + i);
         } catch (const std::exception& e) {
           reasons[i] = std::string("evaluation transforms failed: ") + e.what();
         }
@@ -81,39 +91,41 @@ PreparedBatch prepare_batch(const std::vector<LoadedRun>& runs, const std::vecto
     if (error) std::rethrow_exception(error);
     for (int64_t i = 0; i < n; ++i)
       if (b.failed[i].empty() && !reasons[i].empty()) b.failed[i] = reasons[i];
-    // Images of one evaluation size go through the model together (a run without a resize in its
-    // [[eval_augment]] sees each file at its own size).
-    std::map<std::vector<int64_t>, std::vector<int64_t>> by_shape;
+    // Images of one evaluation size (and type: uint8 or, after a float transform, float) go through
+    // the model together (a run without a resize in its [[eval_augment]] sees each file at its own size).
+    std::map<std::pair<std::vector<int64_t>, int>, std::vector<int64_t>> by_shape;
     for (int64_t i = 0; i < n; ++i)
-      if (prepared[i].defined()) by_shape[prepared[i].sizes().vec()].push_back(i);
+      if (prepared[i].defined())
+        by_shape[{prepared[i].sizes().vec(), static_cast<int>(prepared[i].scalar_type())}].push_back(i);
     auto& groups = b.groups.emplace_back();
     for (auto& [shape, rows] : by_shape) {
       std::vector<torch::Tensor> inputs;
       for (int64_t i : rows) inputs.push_back(prepared[i]);
-      torch::Tensor input = torch::stack(inputs);
-      if (!run.device.is_cpu()) input = input.pin_memory();
-      groups.push_back({std::move(rows), std::move(input)});
+      groups.push_back({std::move(rows), data::stack_samples(inputs, !run.device.is_cpu())});
     }
   }
   return b;
 }
 
 // Probabilities of one run for one prepared batch (rows the model refused are marked in `failed`).
-torch::Tensor run_batch(LoadedRun& run, const std::vector<PreparedBatch::Group>& groups, int64_t n,
-                        const std::string& tta, std::vector<std::string>& failed) {
+torch::Tensor run_batch(LoadedRun& run, const std::optional<engine::DeferredConversion>& conversion,
+                        const std::vector<PreparedBatch::Group>& groups, int64_t n, const std::string& tta,
+                        std::vector<std::string>& failed) {
   torch::Tensor out;
   torch::NoGradGuard no_grad;
   for (const auto& group : groups) {
     torch::Tensor p;
     try {
       engine::AutocastScope autocast(run.precision);
-      p = predict_probabilities(*run.setup.model, group.input.to(run.device, /*non_blocking=*/true),
-                                Task::Classification, tta);
+      torch::Tensor input = group.input.to(run.device, /*non_blocking=*/true);
+      if (input.scalar_type() == torch::kUInt8) input = conversion->device.apply(input).contiguous();
+      p = predict_probabilities(*run.setup.model, input, Task::Classification, tta);
     } catch (const c10::Error& e) {
       const std::string what = e.what_without_backtrace();
+      const bool hwc = group.input.scalar_type() == torch::kUInt8;
       for (int64_t i : group.rows)
-        failed[i] = "the model cannot take a " + std::to_string(group.input.size(2)) + " x " +
-                    std::to_string(group.input.size(3)) + " input (" + what.substr(0, what.find('\n')) + ")";
+        failed[i] = "the model cannot take a " + std::to_string(group.input.size(hwc ? 1 : 2)) + " x " +
+                    std::to_string(group.input.size(hwc ? 2 : 3)) + " input (" + what.substr(0, what.find('\n')) + ")";
       continue;
     }
     p = apply_temperature(p.to(torch::kCPU, torch::kFloat), run.temperature);
@@ -145,9 +157,19 @@ ClassifyResult classify_files(std::vector<LoadedRun>& runs, const std::vector<st
   // every core but two on a GPU, 2 on the CPU), as its evaluation batches were.
   const int64_t threads =
       std::max<int64_t>(1, engine::resolve_workers(options.workers.value_or(first.options.workers), ahead));
+  // As in the data loader: these threads are the parallelism, OpenCV's pool inside each decode and
+  // resize would only oversubscribe the cores.
+  if (threads > 1) cv::setNumThreads(1);
+  Conversions conversions;
+  for (const auto& run : runs)
+    conversions.push_back(run.device.is_cuda() ? std::optional(engine::defer_pixel_conversion(
+                                                     run.setup.eval_augment, run.setup.eval_final_normalize, run.device))
+                                               : std::nullopt);
   std::vector<torch::Tensor> rows_out;
   const auto total = static_cast<int64_t>(paths.size());
-  auto prepare = [&](int64_t begin) { return prepare_batch(runs, paths, begin, std::min(batch, total - begin), threads); };
+  auto prepare = [&](int64_t begin) {
+    return prepare_batch(runs, conversions, paths, begin, std::min(batch, total - begin), threads);
+  };
   std::future<PreparedBatch> next;
   if (total > 0) next = std::async(ahead ? std::launch::async : std::launch::deferred, prepare, 0);
   for (int64_t begin = 0; begin < total; begin += batch) {
@@ -157,7 +179,7 @@ ClassifyResult classify_files(std::vector<LoadedRun>& runs, const std::vector<st
     torch::Tensor sum;
     for (size_t r = 0; r < runs.size(); ++r) {
       LoadedRun& run = runs[r];
-      torch::Tensor p = run_batch(run, b.groups[r], n, options.tta, b.failed);
+      torch::Tensor p = run_batch(run, conversions[r], b.groups[r], n, options.tta, b.failed);
       if (p.size(1) == 0) continue;
       if (sum.defined() && sum.size(1) != p.size(1))
         throw ConfigError("run " + run.id + " predicts " + std::to_string(p.size(1)) + " classes, " +

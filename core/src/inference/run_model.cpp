@@ -100,13 +100,27 @@ cv::Mat read_image(const std::string& path, int channels, std::string& reason) {
   return out;
 }
 
-torch::Tensor prepare_image(const LoadedRun& run, cv::Mat image, int64_t index) {
+namespace {
+
+Sample transformed(const LoadedRun& run, cv::Mat image, int64_t index,
+                   const std::vector<std::shared_ptr<Augmentation>>& augment) {
   Sample sample;
   sample.image = std::move(image);
   sample.index = index;
   Rng rng = Rng::for_sample(run.setup.seed, -1, index);
-  for (const auto& a : run.setup.eval_augment) a->apply(sample, rng);
-  return data::prepare_sample(sample).image;
+  for (const auto& a : augment) a->apply(sample, rng);
+  return sample;
+}
+
+}  // namespace
+
+torch::Tensor prepare_image(const LoadedRun& run, cv::Mat image, int64_t index) {
+  return data::prepare_sample(transformed(run, std::move(image), index, run.setup.eval_augment)).image;
+}
+
+torch::Tensor prepare_image(const LoadedRun& run, cv::Mat image, int64_t index,
+                            const engine::DeferredConversion& deferred) {
+  return data::prepare_sample(transformed(run, std::move(image), index, deferred.augment), &deferred.host).image;
 }
 
 }  // namespace xp::inference

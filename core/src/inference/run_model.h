@@ -14,6 +14,7 @@
 #include <torch/types.h>
 
 #include "config/run_spec.h"
+#include "engine/runtime.h"
 #include "engine/trainer.h"
 
 namespace xp {
@@ -56,6 +57,12 @@ cv::Mat read_image(const std::string& path, int channels, std::string& reason);
 // exactly as the data loader prepares an evaluation sample. `index` seeds any random transform as
 // the loader would for epoch -1.
 torch::Tensor prepare_image(const LoadedRun& run, cv::Mat image, int64_t index);
+
+// The same with the pixel conversion left to the device (engine::defer_pixel_conversion of the
+// run's evaluation transforms): `deferred.augment` runs here and a uint8 image comes back as uint8
+// [H, W, C], for `deferred.device` to convert after the copy (4x fewer bytes to move).
+torch::Tensor prepare_image(const LoadedRun& run, cv::Mat image, int64_t index,
+                            const engine::DeferredConversion& deferred);
 
 }  // namespace inference
 }  // namespace xp
