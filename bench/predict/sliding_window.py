@@ -2,7 +2,9 @@
 UNet weights (an `xp export --names xp` safetensors file, read with json + struct), windows of the
 same size and overlap, the same raised-cosine blending, batch size and threads — written the way a
 PyTorch user would (torch + torchvision.io). Prints `python <Mpx/s> <seconds>` for the sliding
-window (the PNG decode before it is not timed).
+window (the PNG decode before it is not timed, nor one forward pass of a batch of zeros before the
+first window: on a GPU the first pass loads the kernels, a fixed cost xp also pays before its clock
+starts).
 
     python3 sliding_window.py WEIGHTS.safetensors SCENE.png --window 512 --overlap 0.25 --batch 8
         --depth 3 --base-width 16 --threads 2 [--device cpu|cuda] [--out prob.pt] [--cudnn-benchmark]
@@ -123,6 +125,8 @@ def main():
         seconds = time.perf_counter() - start
         print("python %.4f %.3f" % (H * W / 1e6 / seconds, seconds))
         return
+    with torch.no_grad():  # warm-up, untimed (xp does the same while it decodes the scene)
+        model(torch.zeros(a.batch, scene.shape[0], win, win, device=dev)).sum().item()
     start = time.perf_counter()
     prob = torch.zeros(H, W)
     wsum = torch.zeros(H, W)

@@ -150,9 +150,12 @@ std::unique_ptr<SceneReader> open_with_gdal(const std::string& path, int channel
 
 #ifdef XP_HAVE_ZLIB
 // A one-band 8- or 16-bit PNG written as rows arrive: no whole raster in memory, no encoding left
-// for the end. Each call's rows are cut into pieces of about 256 KiB that are deflated side by side
+// for the end. Each call's rows are cut into pieces of about 64 KiB that are deflated side by side
 // (OpenCV's threads), each ending on a byte boundary (Z_SYNC_FLUSH) so that they concatenate into
 // one zlib stream, as pigz does; each piece is one IDAT chunk. Rows are unfiltered (filter 0).
+// Deflate's run-length strategy: a probability map's low bytes are noise that string matching
+// does not shorten (level 1 kept 99 % of the bytes of a smooth 16-bit field, at 43 MB/s a core),
+// while runs (background, masks) still shrink; it compresses about 3x faster.
 class PngStream {
  public:
   PngStream(const std::string& path, int width, int height, int depth)
@@ -170,7 +173,7 @@ class PngStream {
 
   void write_rows(const cv::Mat& rows) {
     const size_t row_bytes = 1 + static_cast<size_t>(width_) * (depth_ / 8);
-    const int per_piece = std::max(1, static_cast<int>((size_t{256} << 10) / row_bytes));
+    const int per_piece = std::max(1, static_cast<int>((size_t{64} << 10) / row_bytes));
     const int pieces = (rows.rows + per_piece - 1) / per_piece;
     std::vector<std::string> data(static_cast<size_t>(pieces));
     std::vector<uLong> adler(static_cast<size_t>(pieces)), length(static_cast<size_t>(pieces));
@@ -195,7 +198,7 @@ class PngStream {
         adler[k_] = adler32(adler32(0L, Z_NULL, 0), raw.data(), static_cast<uInt>(raw.size()));
         length[k_] = static_cast<uLong>(raw.size());
         z_stream z{};
-        if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, -15, 8, Z_RLE) != Z_OK) {
           failed[k_] = "deflateInit2 failed";
           continue;
         }

@@ -24,6 +24,13 @@
 
 namespace xp::inference {
 
+// Where the time of a scene went, for the caller's report (host seconds, summed over the scene).
+struct SlidingWindowTimes {
+  double waiting_for_windows = 0;  // the loop waited for the next batch to be cut and copied
+  double waiting_for_rows = 0;     // the loop waited for the row sink to finish the previous rows
+  int64_t batches = 0;
+};
+
 struct SlidingWindowOptions {
   int64_t window_h = 0, window_w = 0;  // the training tile size
   double overlap = 0.25;               // fraction of the window shared with the next one, [0, 0.95]
@@ -37,6 +44,7 @@ struct SlidingWindowOptions {
   // `normalize`): windows are copied as uint8 into the batch and this conversion makes them float on
   // the device; `prepare` is not called. Unset: every window goes through `prepare` on the host.
   std::optional<data::PixelConversion> device_conversion;
+  SlidingWindowTimes* times = nullptr;  // where set, filled in
 };
 
 // uint8 HWC window (exactly window_h x window_w) -> [C, window_h, window_w] float32 model input.
@@ -54,6 +62,11 @@ const std::vector<std::string>& segmentation_tta_modes();
 
 // Rows [y0, y0 + n) of the scene, full width, uint8 HWC (a strip read from disk or a view).
 using ReadRows = std::function<cv::Mat(int64_t y0, int64_t n)>;
+
+// One forward pass of a batch of zeros shaped as `options`' windows, waited for: the first pass on
+// a GPU loads the model's kernels (lazily, since CUDA 11.7) and sets up cuDNN, a fixed cost that
+// this takes out of the first scene (callers overlap it with decoding that scene).
+void warm_up(Model& model, int64_t channels, const SlidingWindowOptions& options);
 
 // Scenes smaller than a window are padded (reflected) to the window size and cropped back.
 // Throws xp::ConfigError for bad options.
