@@ -144,3 +144,26 @@ TEST_CASE("foreach optimizers: a group whose parameters have no gradient is left
   CHECK(max_difference(params, before) == 0.0);
   CHECK(opt.state().empty());
 }
+
+// LibTorch's save() and load() static_cast each state to the optimizer's own state type; a state
+// of another type is undefined behaviour (UBSan's vptr check found ForeachAdamW keeping Adam's).
+TEST_CASE("foreach optimizers: each keeps its LibTorch class's state type") {
+  auto check = [](auto& opt, auto* expected_type, auto& params) {
+    set_grads(params, 0);
+    opt.step();
+    REQUIRE(!opt.state().empty());
+    for (const auto& [key, state] : opt.state()) {
+      (void)key;
+      CHECK(dynamic_cast<decltype(expected_type)>(state.get()) != nullptr);
+    }
+  };
+  auto adamw_params = make_params(2);
+  ForeachAdamW adamw(adamw_params, torch::optim::AdamWOptions(1e-2));
+  check(adamw, static_cast<torch::optim::AdamWParamState*>(nullptr), adamw_params);
+  auto adam_params = make_params(2);
+  ForeachAdam adam(adam_params, torch::optim::AdamOptions(1e-2));
+  check(adam, static_cast<torch::optim::AdamParamState*>(nullptr), adam_params);
+  auto sgd_params = make_params(2);
+  ForeachSGD sgd(sgd_params, torch::optim::SGDOptions(0.1).momentum(0.9));
+  check(sgd, static_cast<torch::optim::SGDParamState*>(nullptr), sgd_params);
+}

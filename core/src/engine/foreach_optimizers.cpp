@@ -99,24 +99,26 @@ namespace {
 
 // The Adam update shared by Adam (L2 added to the gradient) and AdamW (decoupled decay applied to
 // the weights by the caller). Parameters are bucketed by their step count, which sets the bias
-// correction: all share it unless some were frozen for a while.
-template <typename Options, typename StateMap>
+// correction: all share it unless some were frozen for a while. `State` is the optimizer's own
+// state type (AdamParamState or AdamWParamState): LibTorch's save/load cast to it, so a state of
+// the other type would be a bad downcast (UBSan's "vptr" check caught one in an AdamW run).
+template <typename State, typename Options, typename StateMap>
 void adam_update(StateMap& state_map, const Options& o, WithGrad g, bool l2) {
   const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
   std::map<int64_t, std::vector<size_t>> by_step;
-  std::vector<torch::optim::AdamParamState*> states(g.params.size());
+  std::vector<State*> states(g.params.size());
   for (size_t i = 0; i < g.params.size(); ++i) {
     const auto key = state_key(state_map, g.params[i]);
     auto it = state_map.find(key);
     if (it == state_map.end()) {
-      auto state = std::make_unique<torch::optim::AdamParamState>();
+      auto state = std::make_unique<State>();
       state->step(0);
       state->exp_avg(torch::zeros_like(g.params[i], torch::MemoryFormat::Preserve));
       state->exp_avg_sq(torch::zeros_like(g.params[i], torch::MemoryFormat::Preserve));
       if (o.amsgrad()) state->max_exp_avg_sq(torch::zeros_like(g.params[i], torch::MemoryFormat::Preserve));
       it = state_map.emplace(key, std::move(state)).first;
     }
-    states[i] = static_cast<torch::optim::AdamParamState*>(it->second.get());
+    states[i] = static_cast<State*>(it->second.get());
     states[i]->step(states[i]->step() + 1);
     by_step[states[i]->step()].push_back(i);
   }
@@ -159,7 +161,7 @@ torch::Tensor ForeachAdam::step(LossClosure closure) {
   for (auto& group : param_groups_) {
     const auto& o = static_cast<const torch::optim::AdamOptions&>(group.options());
     WithGrad g = with_grad(group.params());
-    if (!g.params.empty()) adam_update(state_, o, std::move(g), /*l2=*/true);
+    if (!g.params.empty()) adam_update<torch::optim::AdamParamState>(state_, o, std::move(g), /*l2=*/true);
   }
   return loss;
 }
@@ -172,7 +174,7 @@ torch::Tensor ForeachAdamW::step(LossClosure closure) {
     WithGrad g = with_grad(group.params());
     if (g.params.empty()) continue;
     if (o.weight_decay() != 0) at::_foreach_mul_(g.params, 1 - o.lr() * o.weight_decay());
-    adam_update(state_, o, std::move(g), /*l2=*/false);
+    adam_update<torch::optim::AdamWParamState>(state_, o, std::move(g), /*l2=*/false);
   }
   return loss;
 }
