@@ -19,6 +19,9 @@ fi
 cmake --build "$build" -j"$(nproc)" --target $(for t in $targets; do printf 'fuzz_%s ' "$t"; done)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Leaks inside the libraries xp does not build (LibTorch's checkpoint reader on a corrupt archive):
+# the same list as the sanitizer tests, so that the fuzzer goes on looking for xp's.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0}
 status=0
 for t in $targets; do
   corpus="$build/corpus/$t"
