@@ -10,6 +10,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/run_files.h"
+#include "util/crc32c.h"
 #include "xp/base/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -160,4 +161,35 @@ TEST_CASE("checkpoint: a failed save keeps the previous one; a corrupt one is re
   xp::engine::save_checkpoint(impossible, parts, state);
   CHECK_THROWS_WITH_AS(xp::engine::load_checkpoint(impossible, parts, torch::kCPU),
                        doctest::Contains("holds an impossible loop state"), std::runtime_error);
+}
+
+// LibTorch's reader does not check the zip members' CRCs: without xp's check a flipped bit in a
+// weight loads as a wrong weight, silently (and one in a pickled type name crashed its parser).
+TEST_CASE("checkpoint: a flipped byte in a weight is refused by the archive's CRC, not loaded") {
+  CHECK(xp::crc32("123456789") == 0xCBF43926u);  // the zip (IEEE) CRC-32's check value
+  TempDir tmp;
+  torch::manual_seed(1);
+  torch::nn::Linear model(4, 2);
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  xp::engine::CheckpointParts parts;
+  parts.model = model.get();
+  parts.optimizer = &optimizer;
+  const auto file = tmp.path / "last.pt";
+  xp::engine::save_checkpoint(file, parts, xp::engine::LoopState{});
+  std::string bytes = read_all(file);
+  const torch::Tensor w = model->weight.detach().contiguous();
+  const std::string weight(reinterpret_cast<const char*>(w.data_ptr<float>()), w.numel() * sizeof(float));
+  const size_t at = bytes.find(weight);
+  REQUIRE(at != std::string::npos);
+  bytes[at + 5] = static_cast<char>(bytes[at + 5] ^ 0x10);
+  const auto flipped = tmp.path / "flipped.pt";
+  std::ofstream(flipped, std::ios::binary) << bytes;
+  torch::nn::Linear other(4, 2);
+  CHECK_THROWS_WITH_AS(xp::engine::load_model_weights(flipped, *other, torch::kCPU),
+                       doctest::Contains("is corrupt (CRC-32"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(xp::engine::load_checkpoint_bytes(bytes, flipped, parts, torch::kCPU),
+                       doctest::Contains("is corrupt (CRC-32"), std::runtime_error);
+  // The unflipped file still loads.
+  xp::engine::load_model_weights(file, *other, torch::kCPU);
+  CHECK(torch::equal(other->weight, model->weight));
 }

@@ -1,9 +1,14 @@
 #include "engine/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 
+#include "util/zip_integrity.h"
 #include "xp/base/atomic_file.h"
 
 namespace xp::engine {
@@ -127,13 +132,24 @@ void load_module_checked(torch::serialize::InputArchive& archive, torch::nn::Mod
                                " (a checkpoint of another model or configuration, or a corrupt file)");
 }
 
+// The checkpoint's bytes, its zip members' CRCs verified (util/zip_integrity.h says why).
+std::string read_verified(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error(std::string("cannot open it: ") + std::strerror(errno));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(std::string("cannot read it: ") + std::strerror(errno));
+  check_zip_integrity(bytes, "the archive");
+  return bytes;
+}
+
 }  // namespace
 
 void load_model_weights(const std::filesystem::path& file, torch::nn::Module& model, const torch::Device& map_location) {
   if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
   try {
+    const std::string bytes = read_verified(file);
     torch::serialize::InputArchive root;
-    root.load_from(file.string(), map_location);
+    root.load_from(bytes.data(), bytes.size(), map_location);
     torch::serialize::InputArchive model_archive;
     root.read("model", model_archive);
     load_module_checked(model_archive, model, "model", file);
@@ -215,8 +231,9 @@ LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointPar
                           const torch::Device& map_location) {
   if (!std::filesystem::exists(file)) throw std::runtime_error("no checkpoint at " + file.string());
   try {
+    const std::string bytes = read_verified(file);
     torch::serialize::InputArchive root;
-    root.load_from(file.string(), map_location);
+    root.load_from(bytes.data(), bytes.size(), map_location);
     return load_checkpoint_parts(root, parts, file);
   } catch (const CheckpointMismatch&) {
     throw;
@@ -228,6 +245,7 @@ LoopState load_checkpoint(const std::filesystem::path& file, const CheckpointPar
 LoopState load_checkpoint_bytes(const std::string& bytes, const std::filesystem::path& file,
                                 const CheckpointParts& parts, const torch::Device& map_location) {
   try {
+    check_zip_integrity(bytes, "the archive");
     torch::serialize::InputArchive root;
     root.load_from(bytes.data(), bytes.size(), map_location);
     return load_checkpoint_parts(root, parts, file);
