@@ -9,11 +9,11 @@
 
 namespace xp {
 
-// Walks the zip's central directory and checks, for every stored (uncompressed) member, that its
-// local header is where the directory says, its bytes lie inside the archive, and their CRC-32 is
-// the recorded one. Throws std::runtime_error naming `what`, the member and the fault. Archives
-// with Zip64 records (over 4 GiB) or compressed members are checked as far as the format allows
-// here: their sizes are bounds-checked, their CRCs not.
+// Walks the zip's central directory and checks, for every member, that its local header is where
+// the directory says, its bytes lie inside the archive, and their CRC-32 (of the inflated bytes
+// for deflated members, LibTorch's code records) is the recorded one. Throws std::runtime_error
+// naming `what`, the member and the fault. Not checked: members with Zip64 sizes (archives over
+// 4 GiB), and deflated members where xp was built without zlib.
 void check_zip_integrity(std::string_view archive, const std::string& what);
 
 }  // namespace xp
