@@ -450,7 +450,7 @@ int predict(const std::vector<std::string>& args) {
       // In the sink (its own thread on a GPU). Not split further: writing the mask on a second
       // thread beside the probability map made both PNG writers' compression run serially (one
       // OpenCV pool), 3.5 s instead of 0.47 s for an 8192 x 8192 map on the H200 machine.
-      double rows_seconds = 0, prob_seconds = 0, mask_seconds = 0;
+      double prob_seconds = 0, mask_seconds = 0;
       inference::SlidingWindowTimes times;
       so.window.times = &times;
       inference::segment_scene(first, *scene, so, [&](int64_t y0, const cv::Mat& probability, const cv::Mat& mask) {
@@ -468,7 +468,6 @@ int predict(const std::vector<std::string>& args) {
         tracker.add_rows(mask, probability);
         positive += cv::countNonZero(mask);
         mask_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_mask).count();
-        rows_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sink).count();
       });
       const auto t_rows = std::chrono::steady_clock::now();
       // Without GDAL both rasters are encoded whole here: side by side, each on its own thread.
@@ -481,7 +480,7 @@ int predict(const std::vector<std::string>& args) {
       const auto t_done = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(t_done - t0).count();
       std::cerr << path << ": " << std::setprecision(3) << std::chrono::duration<double>(t_rows - t0).count()
-                << " s windows and rows (" << rows_seconds << " s of it writing rows and finding objects: "
+                << " s windows and rows (" << prob_seconds + mask_seconds << " s of it writing rows and finding objects: "
                 << prob_seconds << " s probabilities, " << mask_seconds << " s mask and objects), "
                 << std::chrono::duration<double>(t_done - t_rows).count() << " s finishing the files and objects; "
                 << times.batches << " batches, waited " << times.waiting_for_windows << " s for windows, "

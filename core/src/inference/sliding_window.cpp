@@ -104,6 +104,7 @@ class RowQueue {
     std::unique_lock<std::mutex> lock(mutex_);
     timed(waited_, [&] { room_.wait(lock, [&] { return bands_.size() < depth_ || error_; }); });
     if (error_) std::rethrow_exception(error_);
+    lock.unlock();  // the copy is queued without holding the sink's thread up
     Band band{y0, std::move(rows), std::nullopt};
     if (!band.rows.device().is_cpu()) {
       const torch::Device device = band.rows.device();
@@ -113,6 +114,7 @@ class RowQueue {
       band.copied->record(c10::impl::getDeviceGuardImpl(device.type())->getStream(device));
       band.rows = std::move(host);
     }
+    lock.lock();
     bands_.push_back(std::move(band));
     ready_.notify_one();
   }
