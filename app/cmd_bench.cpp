@@ -204,16 +204,7 @@ int loader_command(const std::vector<std::string>& args) {
     } catch (const BadSample&) {
     }
   if (stage && deferred) {
-    const auto c = stage->split().costs();
-    std::printf("batch decode stage on %s: GPU share %.2f of each batch (cost model %.2f, feedback %+.2f: of its batches %ld "
-                "waited on the workers, %ld on the consumer, %ld on the stage); workers %.3f ms per image they decode, %.3f ms per image they "
-                "leave to the GPU; GPU stage %.3f ms per batch + %.3f ms per image (%ld images)\n",
-                stage->device().str().c_str(), stage->split().share(), c.model_share, c.correction,
-                static_cast<long>(c.starved_batches), static_cast<long>(c.blocked_batches),
-                static_cast<long>(c.stage_bound_batches), 1e3 * c.worker_decode,
-                1e3 * c.worker_plan, 1e3 * c.stage_per_batch, 1e3 * c.stage_per_image, static_cast<long>(c.stage_images));
-    const std::string how = stage->describe();
-    if (!how.empty()) std::printf("  %s\n", how.c_str());
+    std::printf("%s\n", summarize(*stage).c_str());
   } else if (stage) {
     std::printf("batch decode stage unused: batches are float32 (--uint8 off), so the workers decode everything\n");
   }

@@ -85,6 +85,7 @@ class NvjpegBatchStage : public BatchDecodeStage {
     crops_host_.host = true;
   }
   ~NvjpegBatchStage() override {
+    for (nvjpegJpegStream_t p : worker_parsers_) nvjpegJpegStreamDestroy(p);
     if (parse_) nvjpegJpegStreamDestroy(parse_);
     if (batched_state_) nvjpegJpegStateDestroy(batched_state_);
     if (single_state_) nvjpegJpegStateDestroy(single_state_);
@@ -132,17 +133,47 @@ class NvjpegBatchStage : public BatchDecodeStage {
 
   std::string describe() const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    char line[640];
+    char line[800];
     const double b = batches_ ? 1e3 / static_cast<double>(batches_) : 0.0;
     std::snprintf(line, sizeof line,
                   "nvJPEG %s: %ld images batched, %ld one by one (%ld batched calls failed); per batch of the "
                   "stage (%ld): %.2f ms headers, %.2f ms decoder setup, %.2f ms decode calls, %.2f ms staging the "
-                  "workers' images, %.2f ms launching the crop, %.2f ms waiting for the GPU",
+                  "workers' images (%ld uploaded from where the workers wrote them, %ld gathered first), %.2f ms launching "
+                  "the crop, %.2f ms waiting for the GPU",
                   backend_.c_str(), static_cast<long>(hardware_images_), static_cast<long>(single_images_),
                   static_cast<long>(batched_failures_), static_cast<long>(batches_), b * t_parse_, b * t_setup_,
-                  b * t_decode_, b * t_staging_, b * t_launch_, b * t_wait_);
+                  b * t_decode_, b * t_staging_, static_cast<long>(pinned_images_), static_cast<long>(gathered_images_),
+                  b * t_launch_, b * t_wait_);
     return line;
   }
+  // On a worker's thread: whether the hardware decoder takes this file in a batch (1) or it needs
+  // the one-by-one decoder (0). Parsing the header scans the whole file (about 8-13 us an image on
+  // the H200 machine), which is better spread over the workers than done for the whole batch on
+  // the collating thread. nvJPEG's handle may be shared between threads, its parsed streams not:
+  // each call borrows one from a pool.
+  int examine(const PlannedCrop& planned) const override {
+    if (!hardware_) return -1;
+    const auto* jpeg = dynamic_cast<const JpegImage*>(&planned.source());
+    if (!jpeg) return -1;
+    nvjpegJpegStream_t parser = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(parsers_mutex_);
+      if (!free_parsers_.empty()) {
+        parser = free_parsers_.back();
+        free_parsers_.pop_back();
+      }
+    }
+    if (!parser) {
+      if (nvjpegJpegStreamCreate(batched_, &parser) != NVJPEG_STATUS_SUCCESS) return -1;
+      std::lock_guard<std::mutex> lock(parsers_mutex_);
+      worker_parsers_.push_back(parser);
+    }
+    const int batched = takes_batched(*jpeg, parser) ? 1 : 0;
+    std::lock_guard<std::mutex> lock(parsers_mutex_);
+    free_parsers_.push_back(parser);
+    return batched;
+  }
+
   torch::Device device() const override { return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index_)); }
 
   // All of a batch's GPU work goes on the stage's own stream, in order: nvJPEG's decode into the
@@ -182,17 +213,19 @@ class NvjpegBatchStage : public BatchDecodeStage {
     if (!staged.empty()) {
       int hp = 1, wp = 1;
       std::vector<const JpegImage*> jpegs;
+      std::vector<int> examined;
       for (int64_t i : staged) {
         const auto* jpeg = dynamic_cast<const JpegImage*>(&items[static_cast<size_t>(i)].planned->source());
         if (!jpeg) throw std::logic_error("nvjpeg_batched: a planned crop of something other than a JPEG file");
         jpegs.push_back(jpeg);
+        examined.push_back(items[static_cast<size_t>(i)].examined);
         hp = std::max(hp, jpeg->height());
         wp = std::max(wp, jpeg->width());
       }
       // Room for the whole batch, so that a larger share later does not grow it.
       const size_t plane = static_cast<size_t>(hp) * static_cast<size_t>(wp) * 3;
       unsigned char* padded = padded_.reserve(static_cast<size_t>(n) * plane, "GPU memory");
-      decode_into(padded, hp, wp, jpegs, staged, bad, result);
+      decode_into(padded, hp, wp, jpegs, examined, staged, bad, result);
       for (size_t k = 0; k < staged.size(); ++k) {
         const CropPlan& p = items[static_cast<size_t>(staged[k])].planned->plan();
         crop[static_cast<size_t>(staged[k])] = GpuCrop{padded + k * plane, wp * 3, p.region.x, p.region.y,
@@ -200,19 +233,32 @@ class NvjpegBatchStage : public BatchDecodeStage {
       }
     }
     if (!cpu.empty()) {
-      // The workers' images go up in one copy from page-locked memory; as a region of the output's
-      // own size, the kernel copies them unchanged.
+      // The workers' images go to the device beside the decoded ones; as a region of the output's own
+      // size, the kernel copies them unchanged. The loader has the workers write them into page-locked
+      // memory (train.pin_memory), so each goes up by its own asynchronous copy from there; others are
+      // gathered into the stage's page-locked buffer first and go up in one copy.
       const auto t = clock::now();
       const size_t bytes = static_cast<size_t>(out_size.height) * static_cast<size_t>(out_size.width) * 3;
-      unsigned char* host = staging_host_.reserve(cpu.size() * bytes, "page-locked memory");
       unsigned char* device = staging_.reserve(cpu.size() * bytes, "GPU memory");
+      unsigned char* host = nullptr;
+      size_t gathered = 0;
       for (size_t k = 0; k < cpu.size(); ++k) {
-        torch::Tensor d = items[static_cast<size_t>(cpu[k])].decoded.contiguous();
-        std::memcpy(host + k * bytes, d.data_ptr<uint8_t>(), bytes);
+        const torch::Tensor& d = items[static_cast<size_t>(cpu[k])].decoded;
+        if (d.is_pinned() && d.is_contiguous()) {
+          check(cudaMemcpyAsync(device + k * bytes, d.data_ptr<uint8_t>(), bytes, cudaMemcpyHostToDevice, stream_),
+                "uploading images");
+          ++pinned_images_;
+        } else {
+          if (!host) host = staging_host_.reserve(cpu.size() * bytes, "page-locked memory");
+          std::memcpy(host + k * bytes, d.contiguous().data_ptr<uint8_t>(), bytes);
+          check(cudaMemcpyAsync(device + k * bytes, host + k * bytes, bytes, cudaMemcpyHostToDevice, stream_),
+                "uploading images");
+          ++gathered;
+        }
         crop[static_cast<size_t>(cpu[k])] =
             GpuCrop{device + k * bytes, out_size.width * 3, 0, 0, out_size.width, out_size.height, 0};
       }
-      check(cudaMemcpyAsync(device, host, cpu.size() * bytes, cudaMemcpyHostToDevice, stream_), "uploading images");
+      gathered_images_ += static_cast<int64_t>(gathered);
       t_staging_ += seconds(t, clock::now());
     }
 
@@ -255,9 +301,19 @@ class NvjpegBatchStage : public BatchDecodeStage {
     if (e != cudaSuccess) throw std::runtime_error(std::string("nvjpeg_batched: ") + what + " failed (" + cudaGetErrorString(e) + ")");
   }
 
+  // Whether the hardware backend decodes this file in a batch (parsed with `parser`).
+  bool takes_batched(const JpegImage& jpeg, nvjpegJpegStream_t parser) const {
+    const auto& bytes = jpeg.bytes();
+    int unsupported = 1;
+    return nvjpegJpegStreamParseHeader(batched_, bytes.data(), bytes.size(), parser) == NVJPEG_STATUS_SUCCESS &&
+           nvjpegDecodeBatchedSupported(batched_, parser, &unsupported) == NVJPEG_STATUS_SUCCESS && unsupported == 0;
+  }
+
   // Decodes jpegs[k] whole into padded[k] (top-left); files nothing decodes are marked bad.
+  // examined[k]: examine()'s answer for jpegs[k] (-1: not asked).
   void decode_into(unsigned char* padded, int hp, int wp, const std::vector<const JpegImage*>& jpegs,
-                   const std::vector<int64_t>& staged, std::vector<bool>& bad, Result& result) {
+                   const std::vector<int>& examined, const std::vector<int64_t>& staged, std::vector<bool>& bad,
+                   Result& result) {
     const size_t g = jpegs.size();
     const size_t row = static_cast<size_t>(wp) * 3, plane = static_cast<size_t>(hp) * row;
     auto destination = [&](size_t k) {
@@ -272,16 +328,12 @@ class NvjpegBatchStage : public BatchDecodeStage {
     std::vector<size_t> batched, single;
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t k = 0; k < g; ++k) {
-      const auto& bytes = jpegs[k]->bytes();
-      int unsupported = 1;
-      if (hardware_ && nvjpegJpegStreamParseHeader(batched_, bytes.data(), bytes.size(), parse_) == NVJPEG_STATUS_SUCCESS &&
-          nvjpegDecodeBatchedSupported(batched_, parse_, &unsupported) == NVJPEG_STATUS_SUCCESS && unsupported == 0) {
+      // The workers have examined most files already (examine()); the rest are parsed here.
+      const int seen = examined[k];
+      if (!hardware_ || seen == 1 || (seen < 0 && takes_batched(*jpegs[k], parse_)))
         batched.push_back(k);
-      } else if (!hardware_) {
-        batched.push_back(k);
-      } else {
+      else
         single.push_back(k);
-      }
     }
     const auto t1 = std::chrono::steady_clock::now();
     t_parse_ += std::chrono::duration<double>(t1 - t0).count();
@@ -332,6 +384,10 @@ class NvjpegBatchStage : public BatchDecodeStage {
   cudaStream_t stream_ = nullptr;
   StageBuffer padded_, staging_, staging_host_, crops_, crops_host_;
   mutable std::mutex mutex_;
+  // examine()'s parsed streams: all it made (destroyed with the stage), and those not in use.
+  mutable std::mutex parsers_mutex_;
+  mutable std::vector<nvjpegJpegStream_t> worker_parsers_, free_parsers_;
+  int64_t pinned_images_ = 0, gathered_images_ = 0;  // workers' images uploaded from their own / the stage's page-locked memory
   int initialized_batch_ = 0;
   std::string backend_;
   int64_t hardware_images_ = 0, single_images_ = 0, batched_failures_ = 0, batches_ = 0;

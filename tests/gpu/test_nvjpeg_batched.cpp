@@ -88,7 +88,8 @@ std::shared_ptr<const xp::Split> split_of(const fs::path& root, const std::strin
   return xp_test::make<xp::Dataset>("image_folder", std::move(t))->split("train");
 }
 
-std::vector<xp::Batch> load_all(std::shared_ptr<const xp::Split> split, uint64_t seed, std::vector<int64_t>* skipped) {
+std::vector<xp::Batch> load_all(std::shared_ptr<const xp::Split> split, uint64_t seed, std::vector<int64_t>* skipped,
+                                bool pinned = false) {
   static const bool loaded = [] {
     xp_test::load_plugin_library("xp_augment");
     return true;
@@ -102,6 +103,7 @@ std::vector<xp::Batch> load_all(std::shared_ptr<const xp::Split> split, uint64_t
   o.workers = 2;
   o.seed = seed;
   o.deferred_conversion = xp::data::PixelConversion::unit_range();
+  o.pin_memory = pinned;
   std::vector<int64_t> order;
   for (int64_t i = 0; i < static_cast<int64_t>(split->size()); ++i) order.push_back(i);
   xp::data::EpochLoader loader(split, augment, o, 0, order);
@@ -145,6 +147,34 @@ TEST_CASE("nvjpeg_batched: GPU crops equal the CPU pipeline's within the toleran
     // flip or a swapped channel differs by far more (`wrong`, other crops of the same images: 69).
     CHECK(d < 3.0);
     CHECK(wrong > 5 * d);
+  }
+}
+
+TEST_CASE("nvjpeg_batched: batches shared with the workers, their images uploaded from page-locked memory") {
+  TempDir tmp;
+  for (int i = 0; i < 24; ++i)
+    REQUIRE(cv::imwrite((tmp.path / (i % 2 ? "a" : "b") / (std::to_string(i) + ".jpg")).string(),
+                        photo(220 + 11 * (i % 5), 260 + 9 * (i % 7), 50 + i), {cv::IMWRITE_JPEG_QUALITY, 90}));
+  // Half of each batch to the GPU; the workers decode the other half into page-locked memory (as
+  // training does with train.pin_memory) and the stage uploads it from there.
+  const auto split = split_of(tmp.path, "nvjpeg_batched", 0.5);
+  const auto shared = load_all(split, 7, nullptr, true);
+  const auto cpu = load_all(split_of(tmp.path, "cpu"), 7, nullptr);
+  const std::string how = split->load_lazy(0).encoded->batch_stage()->describe();
+  MESSAGE(how);
+  CHECK(how.find("(12 uploaded from where the workers wrote them, 0 gathered first)") != std::string::npos);
+  REQUIRE(shared.size() == cpu.size());
+  for (size_t b = 0; b < shared.size(); ++b) {
+    REQUIRE(shared[b].input.sizes() == cpu[b].input.sizes());
+    CHECK(torch::equal(shared[b].target, cpu[b].target));
+    int64_t exact = 0;
+    for (int64_t i = 0; i < shared[b].input.size(0); ++i) {
+      const double d = mean_abs(shared[b].input[i], cpu[b].input[i]);
+      CHECK(d < 3.0);
+      exact += d == 0.0;
+    }
+    // The workers' half is the CPU pipeline's pixels exactly.
+    CHECK(exact >= shared[b].input.size(0) / 2);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "engine/lr_schedule.h"
@@ -302,6 +303,56 @@ TEST_CASE("engine: metrics are identical for 0, 1 and 3 loader workers") {
   auto s = make_setup(6, true);
   std::ostringstream sink;
   CHECK_FALSE(comparable(train(s, quiet_context(sink)).history) == histories[0]);
+}
+
+// Sequential, and remembers which epochs it was asked for, in order.
+class RecordingSampler : public xp::Sampler {
+ public:
+  std::vector<int64_t> indices(const xp::SamplerContext& c) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    asked_.push_back(c.epoch);
+    return Sequential().indices(c);
+  }
+  std::vector<int64_t> asked() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return asked_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::vector<int64_t> asked_;
+};
+
+TEST_CASE("engine: with loader threads, the next epoch's loader starts before the epoch ends") {
+  for (int64_t workers : {0, 2}) {
+    CAPTURE(workers);
+    auto s = make_setup(5);
+    s.options.workers = workers;
+    auto sampler = std::make_shared<RecordingSampler>();
+    s.sampler = sampler;
+    std::ostringstream sink;
+    TrainContext c = quiet_context(sink);
+    // At the last optimizer step of each epoch (64 samples, batch 8): which epochs were asked for.
+    std::vector<std::vector<int64_t>> at_epoch_end;
+    c.on_step = [&](int64_t, int64_t step) {
+      if (step % 8 == 0) at_epoch_end.push_back(sampler->asked());
+    };
+    REQUIRE(train(s, c).status == xp::RunStatus::Finished);
+    REQUIRE(at_epoch_end.size() == 3);
+    // (The first 0 is plan_epochs sizing the epochs.)
+    if (workers > 0) {
+      // Epoch e+1's order is drawn (its loader started) while epoch e's last step runs; never an
+      // epoch past the last.
+      CHECK(at_epoch_end[0] == std::vector<int64_t>{0, 0, 1});
+      CHECK(at_epoch_end[1] == std::vector<int64_t>{0, 0, 1, 2});
+    } else {
+      // Inline loading would only move the work onto the training thread: nothing is started early.
+      CHECK(at_epoch_end[0] == std::vector<int64_t>{0, 0});
+      CHECK(at_epoch_end[1] == std::vector<int64_t>{0, 0, 1});
+    }
+    CHECK(at_epoch_end[2] == std::vector<int64_t>{0, 0, 1, 2});
+    CHECK(sampler->asked() == std::vector<int64_t>{0, 0, 1, 2});
+  }
 }
 
 // (v / 255 - 0.4) / 0.2, as the `normalize` plugin computes it (that plugin is not loaded here).

@@ -101,18 +101,30 @@ class DecodeSplit {
 };
 
 class PlannedCrop;
+class BatchDecodeStage;
+
+// One line on how a stage shared the batches so far: its share, which side the loader waited on,
+// the measured costs, then the stage's own describe().
+std::string summarize(const BatchDecodeStage& stage);
 
 class BatchDecodeStage {
  public:
   virtual ~BatchDecodeStage() = default;
 
   // One sample of a batch, in batch order: either a plan for the stage, or pixels the worker
-  // decoded (uint8 [H, W, C] on the CPU).
+  // decoded (uint8 [H, W, C] on the CPU; page-locked when the loader pins them, which lets the
+  // stage copy them to the device straight from where the worker wrote them).
   struct Item {
     std::shared_ptr<const PlannedCrop> planned;
+    int examined = -1;  // what examine() said of `planned` on the worker's thread; -1: not asked
     torch::Tensor decoded;
     std::string source;
   };
+  // Called by a loader worker for a sample it leaves to the stage, so that per-image work on the
+  // encoded bytes (parsing headers) is spread over the workers instead of done on the collating
+  // thread; the result comes back in Item::examined. -1: nothing to say (run() works it out).
+  // Thread-safe.
+  virtual int examine(const PlannedCrop&) const { return -1; }
   struct Result {
     torch::Tensor images;  // uint8 [N - failed, H, W, C] on the stage's device, ready to use
     std::vector<std::pair<size_t, std::string>> failed;  // item index and why (corrupt data)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include <opencv2/imgproc.hpp>
 
@@ -123,6 +124,24 @@ std::shared_ptr<const PlannedCrop> PlannedCrop::mirrored() const {
   CropPlan p = plan_;
   p.hflip = !p.hflip;
   return std::make_shared<PlannedCrop>(source_, p);
+}
+
+std::string summarize(const BatchDecodeStage& stage) {
+  const DecodeSplit::Costs c = stage.split().costs();
+  char line[768];
+  std::snprintf(line, sizeof line,
+                "batch decode stage on %s: GPU share %.2f of each batch (cost model %.2f, feedback %+.2f: of its batches "
+                "%ld waited on the workers, %ld on the consumer, %ld on the stage); workers %.3f ms per image they "
+                "decode, %.3f ms per image they leave to the GPU; GPU stage %.3f ms per batch + %.3f ms per image (%ld "
+                "images)",
+                stage.device().str().c_str(), stage.split().share(), c.model_share, c.correction,
+                static_cast<long>(c.starved_batches), static_cast<long>(c.blocked_batches),
+                static_cast<long>(c.stage_bound_batches), 1e3 * c.worker_decode, 1e3 * c.worker_plan,
+                1e3 * c.stage_per_batch, 1e3 * c.stage_per_image, static_cast<long>(c.stage_images));
+  std::string out = line;
+  const std::string how = stage.describe();
+  if (!how.empty()) out += "\n  " + how;
+  return out;
 }
 
 }  // namespace xp

@@ -39,9 +39,9 @@ torch::Tensor to_chw_float(const cv::Mat& mat, bool scale_uint8, const std::stri
 }
 
 // cv::Mat uint8 (H x W x C, any continuity) -> owning [H, W, C] uint8 tensor, row by row.
-torch::Tensor to_hwc_uint8(const cv::Mat& mat) {
+torch::Tensor to_hwc_uint8(const cv::Mat& mat, bool pinned) {
   const int h = mat.rows, w = mat.cols, c = mat.channels();
-  torch::Tensor out = torch::empty({h, w, c}, torch::kUInt8);
+  torch::Tensor out = torch::empty({h, w, c}, torch::TensorOptions(torch::kUInt8).pinned_memory(pinned));
   cv::Mat view(h, w, mat.type(), out.data_ptr<uint8_t>());
   mat.copyTo(view);
   return out;
@@ -74,7 +74,7 @@ torch::Tensor stack_samples(const std::vector<torch::Tensor>& parts, bool pinned
   return out;
 }
 
-PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred) {
+PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred, bool pinned) {
   PreparedSample out;
   if (deferred && sample.image.empty() && sample.encoded && sample.encoded->batch_stage())
     out.pending = std::dynamic_pointer_cast<const PlannedCrop>(sample.encoded);
@@ -85,7 +85,7 @@ PreparedSample prepare_sample(const Sample& sample, const PixelConversion* defer
   } else if (sample.image.empty()) {
     throw std::runtime_error(sample.source + ": the dataset returned an empty image");
   } else if (deferred && sample.image.depth() == CV_8U)
-    out.image = to_hwc_uint8(sample.image);
+    out.image = to_hwc_uint8(sample.image, pinned);
   else if (deferred)
     out.image = deferred->apply_to_float_chw(to_chw_float(sample.image, false, "image", sample.source));
   else
@@ -115,6 +115,7 @@ Batch collate_on_stage(BatchDecodeStage& stage, const std::vector<PreparedSample
     items[i].source = s.source;
     if (s.pending) {
       items[i].planned = s.pending;
+      items[i].examined = s.examined;
     } else if (s.image.scalar_type() == torch::kUInt8) {
       items[i].decoded = s.image;
     } else {

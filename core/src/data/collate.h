@@ -22,13 +22,15 @@ struct PreparedSample {
   std::string source;
   // Set instead of `image` when a batch stage decodes this sample (xp/batch_decode.h).
   std::shared_ptr<const PlannedCrop> pending;
+  int examined = -1;  // the stage's examine() of `pending`, done on the worker's thread
 };
 
 // uint8 HWC -> float CHW / 255 (uint16 / 65535); float images are taken as they are (already normalized).
 // Masks keep their values (0/1, soft labels, the ignore value 255).
 // With `deferred` (the conversion happens after collation, on the training device) a uint8 image
 // stays uint8 HWC; a float one is converted to CHW and gets `deferred`'s float rule.
-PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred = nullptr);
+// `pinned`: a uint8 HWC image is written into page-locked memory (for a batch stage's upload).
+PreparedSample prepare_sample(const Sample& sample, const PixelConversion* deferred = nullptr, bool pinned = false);
 
 // Stacks equally shaped CPU tensors into a new [N, ...] tensor, page-locked when `pinned` (which
 // saves the copy a separate pin_memory() would make).

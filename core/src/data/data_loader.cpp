@@ -26,7 +26,8 @@ void pin(Batch& batch) {
 }  // namespace
 
 Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augmentation>>& augment, uint64_t seed,
-                   int64_t epoch, int64_t position, int64_t index, int64_t stage_batch_size) {
+                   int64_t epoch, int64_t position, int64_t index, int64_t stage_batch_size,
+                   std::shared_ptr<BatchDecodeStage>* stage_out) {
   const auto t0 = std::chrono::steady_clock::now();
   Sample sample = split.load_lazy(static_cast<size_t>(index));
   sample.index = index;
@@ -44,6 +45,7 @@ Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augment
   if (stage)
     stage->split().record_worker(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                                  !to_stage);
+  if (stage_out) *stage_out = std::move(stage);
   return sample;
 }
 
@@ -93,9 +95,15 @@ EpochLoader::Slot EpochLoader::load_slot(int64_t position) const {
   try {
     // Batches that are converted on the device may come from a batch stage there.
     const int64_t stage_batch = deferred() ? options_.batch_size : 0;
-    slot.sample = prepare_sample(load_sample(*split_, augment_, options_.seed, epoch_, position, index, stage_batch),
-                                 deferred());
-    if (slot.sample->pending) slot.sample->pending->batch_stage()->split().set_workers(options_.workers);
+    std::shared_ptr<BatchDecodeStage> stage;
+    Sample sample = load_sample(*split_, augment_, options_.seed, epoch_, position, index, stage_batch, &stage);
+    // A sample this worker decoded for a stage's batch goes to the device from where it is written
+    // (page-locked), not through a copy on the collating thread.
+    slot.sample = prepare_sample(sample, deferred(), stage && options_.pin_memory);
+    if (slot.sample->pending) {
+      stage->split().set_workers(options_.workers);
+      slot.sample->examined = stage->examine(*slot.sample->pending);
+    }
   } catch (const BadSample& e) {
     slot.skipped = SkippedSample{index, e.source(), e.what()};
   }
@@ -150,13 +158,16 @@ void EpochLoader::assembler_loop() {
   auto tell_stage = [&] {
     const auto now = clock::now();
     // The first batch of an epoch waits for the pipeline to fill, whatever the split.
-    if (assembled++ > 0)
-      for (const PreparedSample& s : current)
-        if (s.pending) {
-          s.pending->batch_stage()->split().record_assembly(starved, blocked,
-                                                             std::chrono::duration<double>(now - last_batch).count());
-          break;
-        }
+    for (const PreparedSample& s : current)
+      if (s.pending) {
+        auto stage = s.pending->batch_stage();
+        if (assembled > 0)
+          stage->split().record_assembly(starved, blocked, std::chrono::duration<double>(now - last_batch).count());
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!stage_) stage_ = std::move(stage);
+        break;
+      }
+    ++assembled;
     starved = blocked = 0.0;
     last_batch = now;
   };
@@ -253,6 +264,11 @@ std::optional<Batch> EpochLoader::next() {
   batches_.pop_front();
   space_free_.notify_all();
   return batch;
+}
+
+std::shared_ptr<BatchDecodeStage> EpochLoader::batch_stage() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stage_;
 }
 
 std::vector<SkippedSample> EpochLoader::skipped() const {

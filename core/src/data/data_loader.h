@@ -48,8 +48,10 @@ struct SkippedSample {
 // the sample's own Rng. Throws xp::BadSample for an unreadable item.
 // stage_batch_size > 0: a sample left as a PlannedCrop stays encoded when its batch stage's split
 // gives it this slot of a batch of that size (xp/batch_decode.h); otherwise everything is decoded.
+// `stage` (optional) receives that batch stage whether or not this sample was left to it.
 Sample load_sample(const Split& split, const std::vector<std::shared_ptr<Augmentation>>& augment, uint64_t seed,
-                   int64_t epoch, int64_t position, int64_t index, int64_t stage_batch_size = 0);
+                   int64_t epoch, int64_t position, int64_t index, int64_t stage_batch_size = 0,
+                   std::shared_ptr<BatchDecodeStage>* stage = nullptr);
 
 // One pass over `order`. Not copyable; the destructor stops and joins the workers, so breaking
 // out of an epoch early (interrupt, max_steps_per_epoch) is safe.
@@ -68,6 +70,8 @@ class EpochLoader {
   std::vector<SkippedSample> skipped() const;
   // Batches this epoch yields if no sample is bad.
   int64_t expected_batches() const;
+  // The batch decode stage that decoded part of this epoch's batches, null while none has.
+  std::shared_ptr<BatchDecodeStage> batch_stage() const;
 
  private:
   struct Slot {
@@ -101,6 +105,7 @@ class EpochLoader {
   bool stopping_ = false;
   std::exception_ptr error_;
   std::vector<SkippedSample> skipped_;
+  std::shared_ptr<BatchDecodeStage> stage_;  // see batch_stage()
   std::vector<std::thread> threads_;
 
   int64_t inline_position_ = 0;  // workers == 0

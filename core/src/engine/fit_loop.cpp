@@ -7,6 +7,7 @@
 #include "engine/device_memory.h"
 #include "distributed/distributed_context.h"
 #include "engine/epoch_loss.h"
+#include "xp/batch_decode.h"
 #include "xp/errors.h"
 #include "xp/rng.h"
 
@@ -74,17 +75,13 @@ void FitLoop::train_epoch(TrainState& state, int64_t epoch) {
   }
   const Runtime& rt = *p_.runtime;
   const DeferredConversion* conversion = rt.train_conversion ? &*rt.train_conversion : nullptr;
-  data::LoaderOptions lo;
-  lo.batch_size = o_.batch_size;
-  lo.drop_last = o_.drop_last;
-  lo.workers = resolve_workers(o_.workers, rt.device.is_cuda());
-  lo.prefetch = o_.prefetch;
-  lo.seed = s_.seed;
-  lo.task = s_.info.task;
-  lo.pin_memory = o_.pin_memory && rt.device.is_cuda();
-  if (conversion) lo.deferred_conversion = conversion->host;
-  data::EpochLoader loader(s_.train, conversion ? conversion->augment : s_.augment, lo, epoch,
-                           rank_order(s_, epoch, p_.dist));
+  // The loader started ahead when it is this epoch's and the epoch begins from its start (not a
+  // resumed one), else a new one.
+  std::unique_ptr<data::EpochLoader> loader_owner;
+  if (next_loader_epoch_ == epoch && progress.batches_done == 0) loader_owner = std::move(next_loader_);
+  next_loader_.reset();
+  if (!loader_owner) loader_owner = make_loader(epoch);
+  data::EpochLoader& loader = *loader_owner;
 
   // An interrupted epoch: replay the loader up to where it stopped (the same batches, so the
   // skipped-sample bookkeeping matches), then continue with torch's saved generator state.
@@ -116,8 +113,11 @@ void FitLoop::train_epoch(TrainState& state, int64_t epoch) {
                          "interrupted at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch_index));
       break;
     }
+    const auto wait_start = std::chrono::steady_clock::now();
     auto next = loader.next();
+    data_wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
     if (!next) break;
+    if (batch_index + 1 == batches) start_next_loader(state, epoch + 1);
     // Batch transforms (mixup, cutmix) see float inputs on the device: after a deferred conversion.
     Batch batch = rt.to_device(std::move(*next), conversion);
     if (!s_.batch_augment.empty()) {
@@ -167,9 +167,37 @@ void FitLoop::train_epoch(TrainState& state, int64_t epoch) {
     p_.callbacks->batch_end(state, end);
   }
   note_skipped(state, "train", epoch, loader.skipped());
+  if (const auto stage = loader.batch_stage()) p_.log->line(xp::summarize(*stage));
   if (batch_index == start_batch && batches > 0)
     throw std::runtime_error("epoch " + std::to_string(epoch + 1) +
                              " produced no batch: every training sample was skipped or the sampler returned nothing");
+}
+
+std::unique_ptr<data::EpochLoader> FitLoop::make_loader(int64_t epoch) const {
+  const Runtime& rt = *p_.runtime;
+  const DeferredConversion* conversion = rt.train_conversion ? &*rt.train_conversion : nullptr;
+  data::LoaderOptions lo;
+  lo.batch_size = o_.batch_size;
+  lo.drop_last = o_.drop_last;
+  lo.workers = resolve_workers(o_.workers, rt.device.is_cuda());
+  lo.prefetch = o_.prefetch;
+  lo.seed = s_.seed;
+  lo.task = s_.info.task;
+  lo.pin_memory = o_.pin_memory && rt.device.is_cuda();
+  if (conversion) lo.deferred_conversion = conversion->host;
+  return std::make_unique<data::EpochLoader>(s_.train, conversion ? conversion->augment : s_.augment, lo, epoch,
+                                             rank_order(s_, epoch, p_.dist));
+}
+
+void FitLoop::start_next_loader(const TrainState& state, int64_t epoch) {
+  // Only with loader threads (inline loading would do the work now, on this thread), and only for an
+  // epoch that will run: every input of an epoch's batches (order, augmentation draws) is a function
+  // of the seed and the epoch number, so loading them early changes no value.
+  if (epoch >= state.total_epochs || state.stop_requested() ||
+      resolve_workers(o_.workers, p_.runtime->device.is_cuda()) <= 0)
+    return;
+  next_loader_ = make_loader(epoch);
+  next_loader_epoch_ = epoch;
 }
 
 MetricsRow FitLoop::epoch_row(TrainState& state, int64_t epoch, bool& interrupted_in_validation) {
@@ -207,6 +235,7 @@ void FitLoop::run(TrainState& state) {
     progress.epoch = epoch;
     apply_stage(epoch);
     const auto t0 = std::chrono::steady_clock::now();
+    data_wait_s_ = 0;
     p_.callbacks->epoch_start(state, epoch);
     train_epoch(state, epoch);
     if (state.stop_requested()) {
@@ -226,6 +255,9 @@ void FitLoop::run(TrainState& state) {
     bool interrupted_in_validation = false;
     MetricsRow row = epoch_row(state, epoch, interrupted_in_validation);
     row["time_epoch_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // How much of the epoch the training step waited for data: near 0, the step is the limit; a large
+    // share, the loader (more workers, a cheaper decode or augmentation).
+    row["time_data_wait_s"] = data_wait_s_;
     for (const auto& [k, v] : take_memory_peaks(p_.runtime->device)) row[k] = v;
     if (auto* scaler = p_.step->scaler()) {
       row["amp_loss_scale"] = scaler->current_scale();
@@ -247,6 +279,7 @@ void FitLoop::run(TrainState& state) {
     if (interrupted_everywhere())
       state.request_stop(RunStatus::Interrupted, "interrupted after epoch " + std::to_string(epoch + 1));
   }
+  next_loader_.reset();  // a stop before the last epoch: its workers are not needed
   summarize(state);
   if (state.status == RunStatus::Finished && s_.test) test(state);
   state.summary["skipped_samples"] = static_cast<double>(state.skipped_samples);

@@ -41,6 +41,8 @@ class FitLoop {
 
  private:
   void train_epoch(TrainState& state, int64_t epoch);
+  std::unique_ptr<data::EpochLoader> make_loader(int64_t epoch) const;
+  void start_next_loader(const TrainState& state, int64_t epoch);
   MetricsRow epoch_row(TrainState& state, int64_t epoch, bool& interrupted_in_validation);
   void apply_stage(int64_t epoch);
   void summarize(TrainState& state);
@@ -56,6 +58,12 @@ class FitLoop {
   TrainSetup& s_;
   const TrainOptions& o_;
   int64_t current_stage_ = -2;
+  double data_wait_s_ = 0;  // this epoch's time waiting for the loader's next batch
+  // The next epoch's loader, started when this epoch's last batch is taken: its workers fill the
+  // first batches while the last step, validation and the epoch-end callbacks (checkpoints) run,
+  // so the next epoch does not begin by waiting for a whole batch to be decoded.
+  std::unique_ptr<data::EpochLoader> next_loader_;
+  int64_t next_loader_epoch_ = -1;
 };
 
 // The per-epoch split of the work: batches per epoch and optimizer steps per epoch, after
