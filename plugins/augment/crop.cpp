@@ -69,9 +69,13 @@ class RandomResizedCrop : public Augmentation {
       s.encoded = std::make_shared<PlannedCrop>(s.encoded, CropPlan{roi, size_, false});
       return;
     }
-    // Resize straight from the view: no intermediate copy of the crop.
+    // Resize straight from the view: no intermediate copy of the crop. An encoded source resizes
+    // its region itself (a JPEG may decode a large crop at a reduced scale: scaled_decode).
     cv::Mat image;
-    cv::resize(encoded ? s.encoded->decode(roi) : s.image(roi), image, size_, 0, 0, interpolation_);
+    if (encoded && interpolation_ == cv::INTER_LINEAR)
+      image = s.encoded->decode_resized(roi, size_);
+    else
+      cv::resize(encoded ? s.encoded->decode(roi) : s.image(roi), image, size_, 0, 0, interpolation_);
     s.image = image;
     s.encoded.reset();
     if (!s.mask.empty()) {

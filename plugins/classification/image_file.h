@@ -25,6 +25,7 @@ struct DecodeOptions {
   int64_t width = 0;
   bool verify_end = true;  // reject JPEG/PNG files without their end marker (truncated)
   bool nvjpeg = false;     // decoder = "nvjpeg": JPEGs decoded on the GPU (nvjpeg_decoder.h)
+  bool scaled = false;     // scaled_decode resolved: large crops decoded at a reduced scale (jpeg_image.h)
   // decoder = "nvjpeg_batched": the GPU stage that decodes planned crops batch by batch
   // (nvjpeg_batch_stage.h), shared by the dataset's splits.
   std::shared_ptr<BatchDecodeStage> stage;

@@ -8,6 +8,7 @@
 
 #include <jpeglib.h>  // after <cstdio>: it uses FILE
 #include <jerror.h>
+#include <opencv2/imgproc.hpp>
 
 #include <xp/errors.h>
 
@@ -78,9 +79,10 @@ bool read_header(const unsigned char* data, size_t size, Header& h, char* messag
 
 // Decodes rows [want.y, want.y + want.height) and at least columns [want.x, want.x + want.width)
 // into `rows` (want.height x full width, preallocated by the caller). `x_offset` receives the
-// first decoded column: libjpeg widens the column range to whole iMCUs.
+// first decoded column: libjpeg widens the column range to whole iMCUs. `denominator` > 1: the
+// image is decoded at 1/denominator scale, and `want` and `rows` are in scaled pixels.
 bool decode_rows(const unsigned char* data, size_t size, int channels, const cv::Rect& want, cv::Mat& rows,
-                 int& x_offset, char* message, bool& truncated) {
+                 int& x_offset, char* message, bool& truncated, int denominator = 1) {
   jpeg_decompress_struct c;
   ErrorManager e;
   install(c, e);
@@ -93,6 +95,8 @@ bool decode_rows(const unsigned char* data, size_t size, int channels, const cv:
   jpeg_mem_src(&c, data, static_cast<unsigned long>(size));
   jpeg_read_header(&c, TRUE);
   c.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  c.scale_num = 1;
+  c.scale_denom = static_cast<unsigned int>(denominator);
   jpeg_start_decompress(&c);
   JDIMENSION x = static_cast<JDIMENSION>(want.x), w = static_cast<JDIMENSION>(want.width);
   if (w < c.output_width) jpeg_crop_scanline(&c, &x, &w);
@@ -146,7 +150,7 @@ int exif_orientation(const unsigned char* app1, size_t size) {
 
 std::optional<JpegImage> JpegImage::open(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels,
                                          const std::string& path, bool nvjpeg,
-                                         std::shared_ptr<BatchDecodeStage> stage) {
+                                         std::shared_ptr<BatchDecodeStage> stage, bool scaled) {
   const auto& b = *bytes;
   if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
   Header h;
@@ -159,6 +163,7 @@ std::optional<JpegImage> JpegImage::open(std::shared_ptr<const std::vector<unsig
   image.height_ = h.height;
   image.nvjpeg_ = nvjpeg;
   image.progressive_ = h.progressive;
+  image.scaled_ = scaled && !nvjpeg;
   if (!h.progressive && channels == 3) image.stage_ = std::move(stage);
   return image;
 }
@@ -181,6 +186,46 @@ cv::Mat JpegImage::decode(const cv::Rect& region) const {
     throw BadSample(path_, std::string("corrupt JPEG: ") + message);
   if (truncated) throw BadSample(path_, "truncated JPEG data (the entropy-coded data ends early)");
   return rows(cv::Rect(region.x - x_offset, region.y - want.y, region.width, region.height)).clone();
+}
+
+int scaled_decode_denominator(cv::Size region, cv::Size size) {
+  if (size.width <= 0 || size.height <= 0) return 1;
+  for (int d : {8, 4, 2})
+    if (region.width >= d * size.width && region.height >= d * size.height) return d;
+  return 1;
+}
+
+cv::Mat JpegImage::decode_resized(const cv::Rect& region, cv::Size size) const {
+  const int d = scaled_ ? scaled_decode_denominator(region.size(), size) : 1;
+  if (d == 1) return EncodedImage::decode_resized(region, size);
+  const cv::Rect whole(0, 0, width_, height_);
+  if (region.empty() || (region & whole) != region)
+    throw std::invalid_argument(path_ + ": region outside the " + std::to_string(width_) + "x" +
+                                std::to_string(height_) + " image");
+  // The scaled image is ceil(width / d) x ceil(height / d); its pixel j covers source pixels
+  // [j d, (j + 1) d). Rows and columns of the region with the margin of the full-scale path, scaled.
+  const int scaled_w = (width_ + d - 1) / d, scaled_h = (height_ + d - 1) / d;
+  const int margin = 16 / d + 2;
+  const int x0 = region.x / d, y0 = region.y / d;
+  const int x1 = (region.x + region.width + d - 1) / d, y1 = (region.y + region.height + d - 1) / d;
+  const cv::Rect want = cv::Rect(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin) &
+                        cv::Rect(0, 0, scaled_w, scaled_h);
+  cv::Mat rows(want.height, scaled_w, CV_8UC(channels_));
+  int x_offset = 0;
+  bool truncated = false;
+  char message[JMSG_LENGTH_MAX];
+  if (!decode_rows(bytes_->data(), bytes_->size(), channels_, want, rows, x_offset, message, truncated, d))
+    throw BadSample(path_, std::string("corrupt JPEG: ") + message);
+  if (truncated) throw BadSample(path_, "truncated JPEG data (the entropy-coded data ends early)");
+  // The full-scale path's geometry (cv::resize: output pixel u samples source coordinate
+  // x + (u + 0.5) w / W - 0.5), mapped into the decoded scaled rows, whose first pixel is scaled
+  // column x_offset, row want.y: scaled index = source coordinate / d - 0.5 (+ 0.5 / d for the centre).
+  const double sx = static_cast<double>(region.width) / size.width, sy = static_cast<double>(region.height) / size.height;
+  cv::Matx23d map(sx / d, 0.0, (region.x + 0.5 * sx) / d - 0.5 - x_offset,  //
+                  0.0, sy / d, (region.y + 0.5 * sy) / d - 0.5 - want.y);
+  cv::Mat out;
+  cv::warpAffine(rows, out, map, size, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+  return out;
 }
 
 }  // namespace xp::classification

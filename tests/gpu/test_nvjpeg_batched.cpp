@@ -82,8 +82,10 @@ void write_cmyk(const fs::path& file, const cv::Mat& bgr) {
   std::fclose(f);
 }
 
-std::shared_ptr<const xp::Split> split_of(const fs::path& root, const std::string& decoder, double share = -1.0) {
-  xp::Value::Table t{{"root", root.string()}, {"decoder", decoder}, {"val_fraction", 0.0}, {"test_fraction", 0.0}};
+std::shared_ptr<const xp::Split> split_of(const fs::path& root, const std::string& decoder, double share = -1.0,
+                                          const std::string& scaled = "auto") {
+  xp::Value::Table t{{"root", root.string()}, {"decoder", decoder}, {"val_fraction", 0.0}, {"test_fraction", 0.0},
+                     {"scaled_decode", scaled}};
   if (decoder == "nvjpeg_batched") t["gpu_share"] = share;
   return xp_test::make<xp::Dataset>("image_folder", std::move(t))->split("train");
 }
@@ -157,7 +159,8 @@ TEST_CASE("nvjpeg_batched: batches shared with the workers, their images uploade
                         photo(220 + 11 * (i % 5), 260 + 9 * (i % 7), 50 + i), {cv::IMWRITE_JPEG_QUALITY, 90}));
   // Half of each batch to the GPU; the workers decode the other half into page-locked memory (as
   // training does with train.pin_memory) and the stage uploads it from there.
-  const auto split = split_of(tmp.path, "nvjpeg_batched", 0.5);
+  // (scaled_decode off: the workers' half is then compared bit for bit with the CPU pipeline.)
+  const auto split = split_of(tmp.path, "nvjpeg_batched", 0.5, "off");
   const auto shared = load_all(split, 7, nullptr, true);
   const auto cpu = load_all(split_of(tmp.path, "cpu"), 7, nullptr);
   const std::string how = split->load_lazy(0).encoded->batch_stage()->describe();

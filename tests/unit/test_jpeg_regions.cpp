@@ -54,10 +54,17 @@ bool same_pixels(const cv::Mat& a, const cv::Mat& b) {
   return cv::norm(a, b, cv::NORM_INF) == 0;
 }
 
-std::shared_ptr<xp::Split> folder_split(const fs::path& root, int channels = 3) {
+std::shared_ptr<xp::Split> folder_split(const fs::path& root, int channels = 3, const std::string& scaled = "auto") {
   auto ds = make<xp::Dataset>("image_folder", {{"root", root.string()}, {"channels", channels}, {"val_fraction", 0.0},
-                                               {"test_fraction", 0.0}});
+                                               {"test_fraction", 0.0}, {"scaled_decode", scaled}});
   return ds->split("train");
+}
+
+double mean_abs_diff(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat d;
+  cv::absdiff(a, b, d);
+  const cv::Scalar m = cv::mean(d);
+  return (m[0] + m[1] + m[2]) / 3.0;
 }
 
 void load_augment_plugins() {
@@ -145,6 +152,74 @@ TEST_CASE("jpeg regions: random_resized_crop on an encoded sample equals the eag
   };
   CHECK(torch::equal(batch(split, {crop}), batch(eager, {crop})));
   CHECK(torch::equal(batch(split, pipeline), batch(eager, pipeline)));
+}
+
+TEST_CASE("jpeg regions: scaled_decode decodes crops of at least twice the output at 1/2, 1/4, 1/8 scale") {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "a");
+  // A smooth photo (colour fields about 40 px across) and a busy one (8 px fields plus noise, 0-24).
+  cv::Mat fields(480 / 40 + 2, 640 / 40 + 2, CV_8UC3), smooth;
+  cv::RNG(7).fill(fields, cv::RNG::UNIFORM, 0, 256);
+  cv::resize(fields, smooth, cv::Size(640, 480), 0, 0, cv::INTER_CUBIC);
+  REQUIRE(cv::imwrite((tmp.path / "a" / "0_smooth.jpg").string(), smooth, {cv::IMWRITE_JPEG_QUALITY, 90}));
+  REQUIRE(cv::imwrite((tmp.path / "a" / "1_busy.jpg").string(), photo(480, 640, 7), {cv::IMWRITE_JPEG_QUALITY, 90}));
+  const auto full_split = folder_split(tmp.path, 3, "off"), scaled_split = folder_split(tmp.path, 3, "on");
+  REQUIRE(full_split->size() == 2);
+  // The default (auto, decoder = cpu) is the full-scale decode: pixels equal the eager pipeline's.
+  CHECK(same_pixels(folder_split(tmp.path)->load_lazy(0).encoded->decode_resized(cv::Rect(0, 0, 640, 480), cv::Size(100, 80)),
+                    full_split->load_lazy(0).encoded->decode_resized(cv::Rect(0, 0, 640, 480), cv::Size(100, 80))));
+  struct Case {
+    cv::Rect region;
+    cv::Size size;
+    int denominator;  // the scale it must be decoded at
+  };
+  const std::vector<Case> cases{
+      {{8, 0, 632, 480}, {224, 224}, 2},   // 2.82 x 2.14
+      {{101, 53, 300, 300}, {75, 75}, 4},  // 4 x 4
+      {{37, 21, 600, 452}, {70, 56}, 8},   // 8.6 x 8.1
+      {{13, 7, 430, 300}, {224, 160}, 1},  // 1.92 x 1.88: under twice the size, decoded whole
+      {{50, 40, 500, 200}, {60, 120}, 1},  // 8.3 x 1.7: one direction is not enough
+  };
+  for (size_t image = 0; image < 2; ++image) {
+    const bool busy = image == 1;
+    const auto full = full_split->load_lazy(image).encoded, scaled = scaled_split->load_lazy(image).encoded;
+    REQUIRE(full);
+    REQUIRE(scaled);
+    for (const Case& c : cases) {
+      CAPTURE(busy);
+      CAPTURE(c.denominator);
+      const cv::Mat a = full->decode_resized(c.region, c.size), b = scaled->decode_resized(c.region, c.size);
+      REQUIRE(b.size() == c.size);
+      REQUIRE(b.type() == a.type());
+      if (c.denominator == 1) {
+        CHECK(same_pixels(a, b));
+        continue;
+      }
+      // A scaled decode is a low-pass shrink in the DCT domain where the bilinear resize of the full
+      // decode samples points; the anti-aliased reference for both is OpenCV's area resize of the
+      // full decode. A crop off by a few source pixels, or a scale off by its factor, differs from
+      // it by far more.
+      cv::Mat area, shifted_area;
+      cv::resize(full->decode(c.region), area, c.size, 0, 0, cv::INTER_AREA);
+      auto away = [](int at, int length, int size) { return at >= 8 ? -8 : at + length + 8 <= size ? 8 : 0; };
+      const cv::Rect shifted =
+          c.region + cv::Point(away(c.region.x, c.region.width, 640), away(c.region.y, c.region.height, 480));
+      cv::resize(full->decode(shifted), shifted_area, c.size, 0, 0, cv::INTER_AREA);
+      const double to_area = mean_abs_diff(area, b), to_bilinear = mean_abs_diff(a, b);
+      const double off = mean_abs_diff(area, shifted_area);
+      MESSAGE(std::string(busy ? "busy" : "smooth") << " 1/" << c.denominator << ": mean |scaled - area resize| = " << to_area
+                                         << ", |scaled - bilinear| = " << to_bilinear
+                                         << ", |bilinear - area resize| = " << mean_abs_diff(area, a)
+                                         << "; a crop 8 px away differs by " << off);
+      CHECK(to_bilinear > 0.0);  // it did take the scaled path
+      CHECK(off > 3 * to_area);
+      if (!busy) {
+        // Photo-like content: within a level or two of either full-scale resize.
+        CHECK(to_area < 2.0);
+        CHECK(to_bilinear < 3.0);
+      }
+    }
+  }
 }
 
 TEST_CASE("jpeg regions: EXIF-rotated files decode eagerly (rotated as OpenCV does); corrupt data is a BadSample") {

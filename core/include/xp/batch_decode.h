@@ -147,8 +147,8 @@ class BatchDecodeStage {
 };
 
 // An encoded image with a crop, resize and flip still to do. decode() does them on the CPU (the
-// source's region decode, cv::resize INTER_LINEAR, cv::flip): exactly the pixels of the CPU
-// pipeline. width() x height() is the planned output.
+// source's decode_resized: its region decode and cv::resize INTER_LINEAR, then cv::flip): exactly
+// the pixels of the CPU pipeline with the same source. width() x height() is the planned output.
 class PlannedCrop : public EncodedImage {
  public:
   PlannedCrop(std::shared_ptr<const EncodedImage> source, CropPlan plan) : source_(std::move(source)), plan_(plan) {}

@@ -23,6 +23,10 @@ class EncodedImage {
   // xp::BadSample for data that cannot be decoded.
   virtual cv::Mat decode(const cv::Rect& region) const = 0;
   cv::Mat decode() const { return decode(cv::Rect(0, 0, width(), height())); }
+  // `region` resized to `size` (bilinear, as cv::resize INTER_LINEAR). An image may decode a large
+  // region at a reduced scale first (a JPEG's DCT scaling), which changes its pixels a little
+  // (docs/plugins-reference.md, scaled_decode); by default the region is decoded whole and resized.
+  virtual cv::Mat decode_resized(const cv::Rect& region, cv::Size size) const;
   // The batch stage (GPU) that can decode this image with its crop, or null: only the CPU can.
   // See xp/batch_decode.h.
   virtual std::shared_ptr<BatchDecodeStage> batch_stage() const { return nullptr; }

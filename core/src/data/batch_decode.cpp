@@ -114,7 +114,7 @@ DecodeSplit::Costs DecodeSplit::costs() const {
 
 cv::Mat PlannedCrop::decode(const cv::Rect& region) const {
   cv::Mat out;
-  cv::resize(source_->decode(plan_.region), out, plan_.size, 0, 0, cv::INTER_LINEAR);
+  out = source_->decode_resized(plan_.region, plan_.size);
   if (plan_.hflip) cv::flip(out, out, 1);
   if (region == cv::Rect(0, 0, out.cols, out.rows)) return out;
   return out(region).clone();
