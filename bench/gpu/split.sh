@@ -18,7 +18,8 @@ trap 'rm -rf "$reg"' EXIT
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')" 2>/dev/null || echo "?"; }
 e2e_rate() {  # e2e_rate ROOT DECODER SIZE: images/s over epochs 2 and 3 (their time_epoch_s)
   # To stderr: the wall-clock rate over the same two epochs with everything between them (the epoch-end
-  # callbacks: checkpoints), how long their steps waited for data, and the batch decode stage's line.
+  # callbacks: checkpoints), how long their steps waited for data, and the batch decode stage's line
+  # (train.log's, after the last epoch).
   local root=$1 decoder=$2 size=$3 toml="$reg/e2e_$3.toml" out="$reg/out.txt"
   sed "s/size = \[224, 224\]/size = [$size, $size]/" "$here/e2e.toml" > "$toml"
   if ! "$build/xp" run "$toml" --registry "$reg/registry.db" --set train.workers=$workers --set data.root=\"$root\" \
@@ -36,7 +37,7 @@ for line in sys.stdin: sys.stdout.write(f"{time.perf_counter() - t0:.3f} {line}"
   awk -F, -v n=$n -v wall="$wall" 'NR==1{for(i=1;i<=NF;i++){if($i=="time_epoch_s") c=i; if($i=="time_data_wait_s") w=i}}
     NR>=3 && NR<=4 {t += $c; d += $w}
     END{printf "      epochs 2-3: %.2f s, of which %.2f s waiting for data; wall clock with the epoch ends between: %.2f s = %.0f images/s\n", t, d, wall, 2 * n / wall}' "$csv" >&2
-  grep -A1 "batch decode stage" "$out" | tail -2 | cut -d' ' -f2- | sed 's/^ */      /' >&2
+  grep -A1 "batch decode stage" "$(dirname "$csv")/train.log" | tail -2 | sed 's/^ */      /' >&2
   awk -F, -v n=$n 'NR==1{for(i=1;i<=NF;i++) if($i=="time_epoch_s") c=i} NR>=3 && NR<=4 {t += $c} END{print 2 * n / t}' "$csv"
 }
 row() { printf "    %-52s %9.1f img/s  %s of ceiling\n" "$1" "$2" "$(ratio "$2" "$3")"; }

@@ -167,7 +167,8 @@ void FitLoop::train_epoch(TrainState& state, int64_t epoch) {
     p_.callbacks->batch_end(state, end);
   }
   note_skipped(state, "train", epoch, loader.skipped());
-  if (const auto stage = loader.batch_stage()) p_.log->line(xp::summarize(*stage));
+  // How the batches were shared with a batch decode stage (decoder = "nvjpeg_batched"), in train.log.
+  if (const auto stage = loader.batch_stage()) p_.log->detail("epoch " + std::to_string(epoch + 1) + ": " + xp::summarize(*stage));
   if (batch_index == start_batch && batches > 0)
     throw std::runtime_error("epoch " + std::to_string(epoch + 1) +
                              " produced no batch: every training sample was skipped or the sampler returned nothing");

@@ -17,6 +17,8 @@ class RunLog {
     out_ << text << "\n" << std::flush;
     files_.log(text);
   }
+  // To train.log only: diagnostics the console would only be cluttered by (per-epoch loader detail).
+  void detail(const std::string& text) { files_.log(text); }
   // Samples the loader could not read in `split` during (0-based) `epoch`: one line each, and the
   // run's skipped-samples report. Returns how many.
   int64_t skipped(const std::string& split, int64_t epoch, const std::vector<data::SkippedSample>& samples) {
