@@ -168,24 +168,44 @@ std::optional<JpegImage> JpegImage::open(std::shared_ptr<const std::vector<unsig
   return image;
 }
 
-cv::Mat JpegImage::decode(const cv::Rect& region) const {
+void JpegImage::check_region(const cv::Rect& region) const {
   const cv::Rect whole(0, 0, width_, height_);
   if (region.empty() || (region & whole) != region)
     throw std::invalid_argument(path_ + ": region outside the " + std::to_string(width_) + "x" +
                                 std::to_string(height_) + " image");
-  if (nvjpeg_) return nvjpeg_decode(*bytes_, channels_, region, width_, height_, path_);
-  // A margin of whole chroma blocks: upsampling at the region's edges then reads real neighbours.
-  constexpr int kMargin = 16;
-  const cv::Rect want = cv::Rect(region.x - kMargin, region.y - kMargin, region.width + 2 * kMargin,
-                                 region.height + 2 * kMargin) & whole;
-  cv::Mat rows(want.height, width_, CV_8UC(channels_));
+}
+
+cv::Mat JpegImage::decode_rows_around(const cv::Rect& region, int denominator, cv::Point& origin) const {
+  check_region(region);
+  // A margin of whole chroma blocks: upsampling at the region's edges then reads real neighbours. At
+  // a reduced scale the image is ceil(width / d) x ceil(height / d), its pixel j covering source
+  // pixels [j d, (j + 1) d); the region and the margin are taken in those pixels.
+  const int d = denominator;
+  const int margin = d == 1 ? 16 : 16 / d + 2;
+  const int x0 = region.x / d, y0 = region.y / d;
+  const int x1 = (region.x + region.width + d - 1) / d, y1 = (region.y + region.height + d - 1) / d;
+  const int scaled_w = (width_ + d - 1) / d, scaled_h = (height_ + d - 1) / d;
+  const cv::Rect want = cv::Rect(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin) &
+                        cv::Rect(0, 0, scaled_w, scaled_h);
+  cv::Mat rows(want.height, scaled_w, CV_8UC(channels_));
   int x_offset = 0;
   bool truncated = false;
   char message[JMSG_LENGTH_MAX];
-  if (!decode_rows(bytes_->data(), bytes_->size(), channels_, want, rows, x_offset, message, truncated))
+  if (!decode_rows(bytes_->data(), bytes_->size(), channels_, want, rows, x_offset, message, truncated, d))
     throw BadSample(path_, std::string("corrupt JPEG: ") + message);
   if (truncated) throw BadSample(path_, "truncated JPEG data (the entropy-coded data ends early)");
-  return rows(cv::Rect(region.x - x_offset, region.y - want.y, region.width, region.height)).clone();
+  origin = cv::Point(x_offset, want.y);
+  return rows;
+}
+
+cv::Mat JpegImage::decode(const cv::Rect& region) const {
+  if (nvjpeg_) {
+    check_region(region);
+    return nvjpeg_decode(*bytes_, channels_, region, width_, height_, path_);
+  }
+  cv::Point origin;
+  const cv::Mat rows = decode_rows_around(region, 1, origin);
+  return rows(cv::Rect(region.x - origin.x, region.y - origin.y, region.width, region.height)).clone();
 }
 
 int scaled_decode_denominator(cv::Size region, cv::Size size) {
@@ -198,31 +218,14 @@ int scaled_decode_denominator(cv::Size region, cv::Size size) {
 cv::Mat JpegImage::decode_resized(const cv::Rect& region, cv::Size size) const {
   const int d = scaled_ ? scaled_decode_denominator(region.size(), size) : 1;
   if (d == 1) return EncodedImage::decode_resized(region, size);
-  const cv::Rect whole(0, 0, width_, height_);
-  if (region.empty() || (region & whole) != region)
-    throw std::invalid_argument(path_ + ": region outside the " + std::to_string(width_) + "x" +
-                                std::to_string(height_) + " image");
-  // The scaled image is ceil(width / d) x ceil(height / d); its pixel j covers source pixels
-  // [j d, (j + 1) d). Rows and columns of the region with the margin of the full-scale path, scaled.
-  const int scaled_w = (width_ + d - 1) / d, scaled_h = (height_ + d - 1) / d;
-  const int margin = 16 / d + 2;
-  const int x0 = region.x / d, y0 = region.y / d;
-  const int x1 = (region.x + region.width + d - 1) / d, y1 = (region.y + region.height + d - 1) / d;
-  const cv::Rect want = cv::Rect(x0 - margin, y0 - margin, x1 - x0 + 2 * margin, y1 - y0 + 2 * margin) &
-                        cv::Rect(0, 0, scaled_w, scaled_h);
-  cv::Mat rows(want.height, scaled_w, CV_8UC(channels_));
-  int x_offset = 0;
-  bool truncated = false;
-  char message[JMSG_LENGTH_MAX];
-  if (!decode_rows(bytes_->data(), bytes_->size(), channels_, want, rows, x_offset, message, truncated, d))
-    throw BadSample(path_, std::string("corrupt JPEG: ") + message);
-  if (truncated) throw BadSample(path_, "truncated JPEG data (the entropy-coded data ends early)");
+  cv::Point origin;  // the decoded rows' first pixel, in scaled pixels
+  const cv::Mat rows = decode_rows_around(region, d, origin);
   // The full-scale path's geometry (cv::resize: output pixel u samples source coordinate
   // x + (u + 0.5) w / W - 0.5), mapped into the decoded scaled rows, whose first pixel is scaled
-  // column x_offset, row want.y: scaled index = source coordinate / d - 0.5 (+ 0.5 / d for the centre).
+  // pixel `origin`: scaled index = source coordinate / d - 0.5 (+ 0.5 / d for the centre).
   const double sx = static_cast<double>(region.width) / size.width, sy = static_cast<double>(region.height) / size.height;
-  cv::Matx23d map(sx / d, 0.0, (region.x + 0.5 * sx) / d - 0.5 - x_offset,  //
-                  0.0, sy / d, (region.y + 0.5 * sy) / d - 0.5 - want.y);
+  cv::Matx23d map(sx / d, 0.0, (region.x + 0.5 * sx) / d - 0.5 - origin.x,  //
+                  0.0, sy / d, (region.y + 0.5 * sy) / d - 0.5 - origin.y);
   cv::Mat out;
   cv::warpAffine(rows, out, map, size, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
   return out;

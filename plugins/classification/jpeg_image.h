@@ -52,6 +52,11 @@ class JpegImage : public EncodedImage {
  private:
   JpegImage(std::shared_ptr<const std::vector<unsigned char>> bytes, int channels, std::string path)
       : bytes_(std::move(bytes)), channels_(channels), path_(std::move(path)) {}
+  // Throws std::invalid_argument unless `region` is a non-empty part of the image.
+  void check_region(const cv::Rect& region) const;
+  // libjpeg-turbo's rows around `region` (checked to lie inside the image) with a margin, at
+  // 1/denominator scale, full width; `origin` receives the first decoded pixel in scaled pixels.
+  cv::Mat decode_rows_around(const cv::Rect& region, int denominator, cv::Point& origin) const;
   std::shared_ptr<const std::vector<unsigned char>> bytes_;
   int width_ = 0, height_ = 0, channels_ = 3;
   bool nvjpeg_ = false, progressive_ = false, scaled_ = false;

@@ -38,6 +38,20 @@ size_t entries(const fs::path& dir) {
   return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
 
+// A linear model and its SGD optimizer, wired into the CheckpointParts the checkpoint functions take.
+struct LinearCheckpoint {
+  torch::nn::Linear model;
+  torch::optim::SGD optimizer;
+  xp::engine::CheckpointParts parts;
+  LinearCheckpoint(int64_t in, int64_t out, double momentum = 0.0)
+      : model(in, out), optimizer(model->parameters(), torch::optim::SGDOptions(0.1).momentum(momentum)) {
+    parts.model = model.get();
+    parts.optimizer = &optimizer;
+  }
+  LinearCheckpoint(const LinearCheckpoint&) = delete;
+  LinearCheckpoint& operator=(const LinearCheckpoint&) = delete;
+};
+
 }  // namespace
 
 TEST_CASE("atomic file: replaces the content, leaves no temporary, fails with path and reason") {
@@ -103,11 +117,8 @@ TEST_CASE("run files: the metrics file is replaced whole; a log that cannot be w
 TEST_CASE("checkpoint: a failed save keeps the previous one; a corrupt one is refused clearly") {
   TempDir tmp;
   torch::manual_seed(0);
-  torch::nn::Linear model(4, 2);
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
-  xp::engine::CheckpointParts parts;
-  parts.model = model.get();
-  parts.optimizer = &optimizer;
+  LinearCheckpoint net(4, 2, /*momentum=*/0.9);
+  xp::engine::CheckpointParts& parts = net.parts;
   xp::engine::LoopState state;
   state.epoch = 3;
   const auto last = tmp.path / "checkpoints" / "last.pt";
@@ -145,13 +156,9 @@ TEST_CASE("checkpoint: a failed save keeps the previous one; a corrupt one is re
   }
 
   // Another model's checkpoint: torch would load its [2, 3] weight into the [2, 4] model as it is.
-  torch::nn::Linear smaller(3, 2);
-  torch::optim::SGD smaller_optimizer(smaller->parameters(), torch::optim::SGDOptions(0.1));
-  xp::engine::CheckpointParts smaller_parts;
-  smaller_parts.model = smaller.get();
-  smaller_parts.optimizer = &smaller_optimizer;
+  LinearCheckpoint smaller(3, 2);
   const auto foreign = tmp.path / "smaller.pt";
-  xp::engine::save_checkpoint(foreign, smaller_parts, state);
+  xp::engine::save_checkpoint(foreign, smaller.parts, state);
   CHECK_THROWS_WITH_AS(xp::engine::load_model_weights(foreign, *other, torch::kCPU),
                        doctest::Contains("does not fit the model: its 'weight' is [2, 3] Float, the model's is [2, 4] Float"),
                        std::runtime_error);
@@ -169,11 +176,9 @@ TEST_CASE("checkpoint: a flipped byte in a weight is refused by the archive's CR
   CHECK(xp::crc32("123456789") == 0xCBF43926u);  // the zip (IEEE) CRC-32's check value
   TempDir tmp;
   torch::manual_seed(1);
-  torch::nn::Linear model(4, 2);
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
-  xp::engine::CheckpointParts parts;
-  parts.model = model.get();
-  parts.optimizer = &optimizer;
+  LinearCheckpoint net(4, 2);
+  const torch::nn::Linear& model = net.model;
+  xp::engine::CheckpointParts& parts = net.parts;
   const auto file = tmp.path / "last.pt";
   xp::engine::save_checkpoint(file, parts, xp::engine::LoopState{});
   std::string bytes = read_all(file);
