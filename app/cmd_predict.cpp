@@ -218,7 +218,7 @@ int predict(const std::vector<std::string>& args) {
       "label-column", po::value(&label_column), "submission: name of the label column (default label)")(
       "path-column", po::value(&path_column), "CSV inputs: the column holding image paths (default path)")(
       "device", po::value(&device), "run (the run's train.device, default), auto, cpu, cuda, cuda:N")(
-      "precision", po::value(&precision), "run (default), fp32, bf16, fp16 (CUDA autocast)")(
+      "precision", po::value(&precision), "run (default), fp32, bf16, fp16 (autocast; the CPU has bf16 only)")(
       "threads", po::value(&threads), "torch threads (default: the run's train.threads, else every core)")(
       "workers", po::value(&workers),
       "classification: threads reading and preparing files (default: the run's train.workers; -1 auto; 0 the main "

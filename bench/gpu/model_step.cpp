@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     xp::engine::clear_gradients(named);  // set_to_none, as Python's zero_grad()
     torch::Tensor loss;
     {
-      xp::engine::AutocastScope autocast(dtype);
+      xp::engine::AutocastScope autocast(dtype, torch::kCUDA);
       loss = torch::nn::functional::cross_entropy(model->forward(x).logits, y);
     }
     if (scaler) {

@@ -29,7 +29,7 @@ double train_steps(c10::ScalarType dtype, int steps) {
   for (int i = 0; i < steps; ++i) {
     torch::Tensor loss;
     {
-      AutocastScope autocast(dtype);
+      AutocastScope autocast(dtype, torch::kCUDA);
       auto logits = net->forward(x);
       if (dtype != torch::kFloat) CHECK((logits.scalar_type() == dtype));
       loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y);
@@ -65,7 +65,7 @@ TEST_CASE("amp on CUDA: an overflowing fp16 step is skipped and the scale backs 
   auto w = torch::ones({4}, torch::TensorOptions(cuda).requires_grad(true));
   // 1e5 * 65536 overflows fp16 once cast: the gradient becomes inf.
   {
-    AutocastScope autocast(torch::kHalf);
+    AutocastScope autocast(torch::kHalf, torch::kCUDA);
     auto loss = (w.to(torch::kHalf) * 1e5).sum();
     scaler.scale(loss).backward();
   }

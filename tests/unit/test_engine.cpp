@@ -271,6 +271,43 @@ TEST_CASE("engine: trains, evaluates, writes run files and records") {
   CHECK(events_files(dir.path).size() == 1);
 }
 
+// TinyNet that remembers the dtype its logits came out in, in training and in evaluation.
+class DtypeSpy : public TinyNet {
+ public:
+  xp::ModelOutput forward(const torch::Tensor& x) override {
+    auto out = TinyNet::forward(x);
+    (is_training() ? train_dtype : eval_dtype) = out.logits.scalar_type();
+    return out;
+  }
+  c10::ScalarType train_dtype = torch::kDouble, eval_dtype = torch::kDouble;
+};
+
+TEST_CASE("engine: train.precision = bf16 trains the CPU model under bf16 autocast; fp16 there falls back to fp32") {
+  for (const std::string precision : {"bf16", "fp16", "fp32"}) {
+    CAPTURE(precision);
+    auto s = make_setup();
+    auto spy = std::make_shared<DtypeSpy>();
+    s.model = spy;
+    s.options.precision = precision;
+    s.options.device = "cpu";
+    MemoryRecorder recorder;
+    std::ostringstream sink;
+    auto c = quiet_context(sink);
+    c.recorder = &recorder;
+    c.run_id = recorder.begin({});
+    auto r = train(s, c);
+    REQUIRE(r.status == xp::RunStatus::Finished);
+    const auto expected = precision == "bf16" ? torch::kBFloat16 : torch::kFloat;
+    CHECK((spy->train_dtype == expected));
+    CHECK((spy->eval_dtype == expected));
+    // Master weights stay fp32 whatever the forward computes in, and the model still learns.
+    for (const auto& p : spy->parameters()) CHECK((p.scalar_type() == torch::kFloat));
+    CHECK(r.history.back().at("val_top1") >= 0.75);
+    CHECK(recorder.run(c.run_id).tags.at("precision_effective") == (precision == "bf16" ? "bf16" : "fp32"));
+    CHECK((sink.str().find("is not available on cpu") != std::string::npos) == (precision == "fp16"));
+  }
+}
+
 TEST_CASE("engine: train.tensorboard.enabled = false writes no events") {
   TempDir dir;
   auto s = make_setup();

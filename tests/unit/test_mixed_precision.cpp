@@ -1,5 +1,6 @@
 // Mixed precision building blocks on CPU: precision names, the dynamic loss scaler's arithmetic
-// (unscale, overflow detection, backoff, growth) and autocast being a no-op for fp32.
+// (unscale, overflow detection, backoff, growth), which precision each device gets, autocast being a
+// no-op for fp32 and computing in bf16 on the CPU.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -69,6 +70,41 @@ TEST_CASE("loss scaler: parameters without gradients are ignored") {
 
 TEST_CASE("autocast: fp32 scope changes nothing") {
   auto x = torch::randn({2, 3});
-  AutocastScope scope(torch::kFloat);
+  AutocastScope scope(torch::kFloat, torch::kCPU);
   CHECK((torch::matmul(x, x.t()).scalar_type() == torch::kFloat));
+}
+
+TEST_CASE("autocast: bf16 on the CPU computes matmuls and convolutions in bf16, and the scope restores fp32") {
+  auto x = torch::randn({2, 3});
+  auto image = torch::randn({1, 2, 5, 5});
+  auto kernel = torch::randn({4, 2, 3, 3});
+  {
+    AutocastScope scope(torch::kBFloat16, torch::kCPU);
+    CHECK((torch::matmul(x, x.t()).scalar_type() == torch::kBFloat16));
+    CHECK((torch::conv2d(image, kernel).scalar_type() == torch::kBFloat16));
+    {
+      AutocastScope fp32(torch::kFloat, torch::kCPU);  // nested no-op: still bf16
+      CHECK((torch::matmul(x, x.t()).scalar_type() == torch::kBFloat16));
+    }
+  }
+  CHECK((torch::matmul(x, x.t()).scalar_type() == torch::kFloat));
+  CHECK((torch::conv2d(image, kernel).scalar_type() == torch::kFloat));
+  // A CUDA scope leaves CPU tensors alone.
+  {
+    AutocastScope scope(torch::kBFloat16, torch::kCUDA);
+    CHECK((torch::matmul(x, x.t()).scalar_type() == torch::kFloat));
+  }
+}
+
+TEST_CASE("precision: what each device gets, and why not") {
+  const torch::Device cpu(torch::kCPU), cuda(torch::kCUDA);
+  std::string why;
+  CHECK((effective_precision(torch::kBFloat16, cpu, &why) == torch::kBFloat16));
+  CHECK(why.empty());
+  CHECK((effective_precision(torch::kHalf, cpu, &why) == torch::kFloat));
+  CHECK(why.find("bf16 only") != std::string::npos);
+  CHECK((effective_precision(torch::kHalf, cuda) == torch::kHalf));
+  CHECK((effective_precision(torch::kBFloat16, cuda) == torch::kBFloat16));
+  CHECK((effective_precision(torch::kFloat, cpu) == torch::kFloat));
+  for (const char* name : {"fp32", "fp16", "bf16"}) CHECK(precision_name(precision_dtype(name)) == name);
 }

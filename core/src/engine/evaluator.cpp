@@ -68,7 +68,7 @@ EvalResult Evaluator::evaluate(const Split& split, const EvalRequest& request) {
       [&](Batch& batch) {
         ModelOutput output;
         {
-          AutocastScope autocast(rt_.amp_dtype);
+          AutocastScope autocast(rt_.amp_dtype, rt_.device.type());
           output = predict(batch.input);
         }
         if (output.logits.scalar_type() != torch::kFloat) output.logits = output.logits.to(torch::kFloat);

@@ -1,6 +1,7 @@
 #include "engine/mixed_precision.h"
 
 #include <cmath>
+#include <stdexcept>
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
@@ -23,19 +24,51 @@ c10::ScalarType precision_dtype(const std::string& precision) {
   throw ConfigError("train.precision = '" + precision + "': expected fp32, fp16 or bf16");
 }
 
-AutocastScope::AutocastScope(c10::ScalarType dtype) {
+std::string precision_name(c10::ScalarType dtype) {
+  if (dtype == c10::ScalarType::Half) return "fp16";
+  if (dtype == c10::ScalarType::BFloat16) return "bf16";
+  return "fp32";
+}
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  // Every CPU with AMX-BF16 has AVX512-BF16 too, so one flag covers both.
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+c10::ScalarType effective_precision(c10::ScalarType requested, const torch::Device& device, std::string* why_not) {
+  if (requested == c10::ScalarType::Float || device.is_cuda()) return requested;
+  if (device.is_cpu() && requested == c10::ScalarType::BFloat16) return requested;
+  if (why_not)
+    *why_not = device.is_cpu() ? "autocast on the CPU computes in bf16 only" : "autocast here is for CUDA and the CPU";
+  return c10::ScalarType::Float;
+}
+
+AutocastScope::AutocastScope(c10::ScalarType dtype, c10::DeviceType device) : device_(device) {
   if (dtype == c10::ScalarType::Float) return;
+  if (device != c10::DeviceType::CUDA && device != c10::DeviceType::CPU)
+    throw std::logic_error("autocast asked for a device that is neither CUDA nor the CPU");
   active_ = true;
 #if XP_AUTOCAST_PER_DEVICE
-  was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-  previous_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-  at::autocast::set_autocast_enabled(at::kCUDA, true);
-  at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+  was_enabled_ = at::autocast::is_autocast_enabled(device);
+  previous_dtype_ = at::autocast::get_autocast_dtype(device);
+  at::autocast::set_autocast_enabled(device, true);
+  at::autocast::set_autocast_dtype(device, dtype);
 #else
-  was_enabled_ = at::autocast::is_enabled();
-  previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-  at::autocast::set_enabled(true);
-  at::autocast::set_autocast_gpu_dtype(dtype);
+  if (device == c10::DeviceType::CPU) {
+    was_enabled_ = at::autocast::is_cpu_enabled();
+    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  } else {
+    was_enabled_ = at::autocast::is_enabled();
+    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  }
 #endif
   at::autocast::increment_nesting();
 }
@@ -46,11 +79,16 @@ AutocastScope::~AutocastScope() {
   // torch.autocast's __exit__ does.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 #if XP_AUTOCAST_PER_DEVICE
-  at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
-  at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
+  at::autocast::set_autocast_enabled(device_, was_enabled_);
+  at::autocast::set_autocast_dtype(device_, previous_dtype_);
 #else
-  at::autocast::set_enabled(was_enabled_);
-  at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+  if (device_ == c10::DeviceType::CPU) {
+    at::autocast::set_cpu_enabled(was_enabled_);
+    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+  } else {
+    at::autocast::set_enabled(was_enabled_);
+    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+  }
 #endif
 }
 

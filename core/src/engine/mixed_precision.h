@@ -11,18 +11,31 @@ namespace xp::engine {
 
 // "fp32" -> nullopt-like kFloat, "fp16" -> kHalf, "bf16" -> kBFloat16.
 c10::ScalarType precision_dtype(const std::string& precision);
+// The inverse, for messages and the run's record: kFloat -> "fp32", kHalf -> "fp16", kBFloat16 -> "bf16".
+std::string precision_name(c10::ScalarType dtype);
 
-// Turns CUDA autocast on for its lifetime (forward and loss), restoring the previous state after.
-// A no-op for fp32.
+// Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX-BF16). Without it oneDNN
+// emulates bf16 (AVX-512) or LibTorch falls back to its reference kernels, both slower than fp32.
+bool cpu_has_native_bf16();
+
+// The autocast dtype a run uses on `device` when it asks for `requested` (precision_dtype):
+// fp16 and bf16 on CUDA; bf16 on the CPU (LibTorch's CPU autocast is bf16-only in 1.13); kFloat
+// otherwise. `why_not`, when given, says why a request was not honoured.
+c10::ScalarType effective_precision(c10::ScalarType requested, const torch::Device& device,
+                                    std::string* why_not = nullptr);
+
+// Turns autocast on for `device`'s type (CUDA or CPU) for its lifetime (forward and loss),
+// restoring the previous state after. A no-op for fp32.
 class AutocastScope {
  public:
-  explicit AutocastScope(c10::ScalarType dtype);
+  AutocastScope(c10::ScalarType dtype, c10::DeviceType device);
   ~AutocastScope();
   AutocastScope(const AutocastScope&) = delete;
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
   bool active_ = false, was_enabled_ = false;
+  c10::DeviceType device_ = c10::DeviceType::CUDA;
   c10::ScalarType previous_dtype_ = c10::ScalarType::Half;
 };
 

@@ -119,7 +119,8 @@ Schema train_schema() {
       .add_bool("drop_last", true, "drop the last incomplete training batch")
       .add_string("device", "auto", "auto, cpu, cuda or cuda:N")
       .add_string("precision", "fp32",
-                  "fp32, or mixed precision on CUDA: bf16, or fp16 with dynamic loss scaling (fp32 on CPU)")
+                  "fp32, or mixed precision: bf16 (CUDA, or a CPU; fast where it has AVX512-BF16), or fp16 with "
+                  "dynamic loss scaling (CUDA; fp32 on a CPU)")
       .choices({"fp32", "fp16", "bf16"})
       .add_string("channels_last", "auto",
                   "NHWC memory format for the model's 4-d weights and its inputs: auto = on the CPU when LibTorch "

@@ -18,7 +18,7 @@ NamedParameters named_parameters(Model& model, Loss& loss) {
 
 TrainStep::TrainStep(Model& model, Loss& loss, const TrainOptions& options, const Runtime& runtime,
                      int64_t steps_per_epoch)
-    : model_(model), loss_(loss), o_(options), amp_dtype_(runtime.amp_dtype) {
+    : model_(model), loss_(loss), o_(options), amp_dtype_(runtime.amp_dtype), amp_device_(runtime.device.type()) {
   if (amp_dtype_ == torch::kHalf) scaler_ = std::make_unique<DynamicLossScaler>();
   runtime.place(model_);
   loss_.to(runtime.device);
@@ -42,7 +42,7 @@ double TrainStep::base_lr(int64_t epoch) const {
 
 torch::Tensor TrainStep::forward(const Batch& batch) {
   if (dist_) dist_->before_forward();
-  AutocastScope autocast(amp_dtype_);
+  AutocastScope autocast(amp_dtype_, amp_device_);
   ModelOutput output = model_.forward(batch.input);
   return loss_.forward(output, batch);
 }

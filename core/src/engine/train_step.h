@@ -68,6 +68,7 @@ class TrainStep {
   Loss& loss_;
   const TrainOptions& o_;
   c10::ScalarType amp_dtype_;
+  c10::DeviceType amp_device_;
   NamedParameters params_;
   OptimizerWithGroups optimizer_;
   std::unique_ptr<LrSchedule> schedule_;

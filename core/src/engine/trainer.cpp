@@ -13,6 +13,7 @@
 #include "engine/callbacks/tensorboard.h"
 #include "engine/evaluator.h"
 #include "engine/fit_loop.h"
+#include "engine/mixed_precision.h"
 #include "engine/run_log.h"
 #include "engine/runtime.h"
 #include "engine/train_step.h"
@@ -73,6 +74,10 @@ TrainResult train(TrainSetup& s, const TrainContext& c) {
       c.recorder->set_tag(c.run_id, "dist_hosts", dist->hosts_summary());
     }
   }
+  // The precision the run computed in, which is not always the one asked for (fp16 on a CPU):
+  // xp show lists it, --where tags.precision_effective = 'bf16' selects by it.
+  if (c.recorder && (!dist || dist->is_rank0()))
+    c.recorder->set_tag(c.run_id, "precision_effective", precision_name(runtime.amp_dtype));
   runtime.defer_conversions(o, s.augment, s.augment_final_normalize, s.eval_augment, s.eval_final_normalize, &log);
 
   TrainState state;

@@ -116,7 +116,7 @@ torch::Tensor run_batch(LoadedRun& run, const std::optional<engine::DeferredConv
   for (const auto& group : groups) {
     torch::Tensor p;
     try {
-      engine::AutocastScope autocast(run.precision);
+      engine::AutocastScope autocast(run.precision, run.device.type());
       torch::Tensor input = group.input.to(run.device, /*non_blocking=*/true);
       if (input.scalar_type() == torch::kUInt8) input = conversion->device.apply(input).contiguous();
       p = predict_probabilities(*run.setup.model, input, Task::Classification, tta);

@@ -47,8 +47,11 @@ LoadedRun load_run(const std::string& id, const fs::path& run_dir, const LoadOpt
   }
   run.device = engine::resolve_device(device, "--device", {"run"});
   const std::string precision = options.precision == "run" ? run.setup.options.precision : options.precision;
-  run.precision = engine::precision_dtype(precision);
-  if (!run.device.is_cuda()) run.precision = c10::ScalarType::Float;  // autocast here is CUDA-only
+  run.precision = engine::effective_precision(engine::precision_dtype(precision), run.device);
+  // A run trained in bf16 on a CPU with native bf16 predicts in bf16 there; elsewhere the CPU's
+  // fp32 is faster than emulated bf16 (an explicit --precision bf16 is still honoured).
+  if (options.precision == "run" && run.device.is_cpu() && !engine::cpu_has_native_bf16())
+    run.precision = c10::ScalarType::Float;
 
   const int64_t threads = options.threads > 0 ? options.threads : run.setup.options.threads;
   torch::set_num_threads(static_cast<int>(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())));

@@ -26,7 +26,7 @@ namespace inference {
 struct LoadOptions {
   std::string checkpoint = "best";  // best | last
   std::string device = "run";       // run (the run's train.device), auto, cpu, cuda, cuda:N
-  std::string precision = "run";    // run, fp32, bf16, fp16 (autocast on CUDA; fp32 on the CPU)
+  std::string precision = "run";    // run, fp32, bf16, fp16 (autocast; the CPU has bf16 only)
   int64_t threads = 0;              // torch intra-op threads; 0: the run's train.threads (0 there: every core)
 };
 

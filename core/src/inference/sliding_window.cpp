@@ -282,7 +282,7 @@ void slide(Model& model, int64_t PH, int64_t PW, int64_t H, int64_t W, const Rea
     if (conversion) input = conversion->apply(input);
     torch::Tensor p;
     {
-      engine::AutocastScope autocast(o.precision);
+      engine::AutocastScope autocast(o.precision, o.device.type());
       for (const auto& v : views) {
         torch::Tensor x = input;
         if (v.transpose) x = x.transpose(2, 3);
@@ -322,7 +322,7 @@ void warm_up(Model& model, int64_t channels, const SlidingWindowOptions& o) {
   const torch::Tensor x = torch::zeros({std::max<int64_t>(1, o.batch_size), channels, o.window_h, o.window_w},
                                        torch::TensorOptions(torch::kFloat).device(o.device));
   {
-    engine::AutocastScope autocast(o.precision);
+    engine::AutocastScope autocast(o.precision, o.device.type());
     (void)model.forward(x).logits.sum().item<float>();  // item(): waits for the device
   }
 }

@@ -39,7 +39,7 @@ struct SlidingWindowOptions {
   std::string tta = "none";            // none, hflip, flips, d4: each window's views averaged
   double temperature = 1.0;            // logits / T before the sigmoid (softmax for C > 1)
   torch::Device device{torch::kCPU};
-  c10::ScalarType precision = c10::ScalarType::Float;  // autocast dtype on CUDA
+  c10::ScalarType precision = c10::ScalarType::Float;  // autocast dtype (CUDA, or bf16 on the CPU)
   // Set (by callers whose evaluation transforms are only the pixel conversion: v / 255 or a final
   // `normalize`): windows are copied as uint8 into the batch and this conversion makes them float on
   // the device; `prepare` is not called. Unset: every window goes through `prepare` on the host.
