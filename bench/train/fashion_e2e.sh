@@ -9,6 +9,8 @@
 #
 #   bench/train/fashion_e2e.sh [BUILD_DIR] [TARGET]     # defaults: build 0.92
 #   XP_E2E_SKIP_SHIPPED=1 ...                           # leave out the shipped experiment
+#   XP_E2E_BF16=1 ...                                   # also both sides in bf16 (xp's
+#                                                       # train.precision = "bf16", the script's --bf16)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -54,6 +56,15 @@ cat "$tmp/xp.txt" >&2
 echo "== python3 bench/train/fashion_e2e.py" >&2
 /usr/bin/python3 "$here/fashion_e2e.py" > "$tmp/py.txt"
 cat "$tmp/py.txt" >&2
+if [ "${XP_E2E_BF16:-0}" = 1 ]; then
+  echo "== xp run bench/train/fashion_e2e.toml --set train.precision=bf16" >&2
+  stamp "$build/xp" run "$here/fashion_e2e.toml" --registry "$tmp/xp_bf16/registry.db" \
+    --set train.precision=bf16 > "$tmp/xp_bf16.txt"
+  cat "$tmp/xp_bf16.txt" >&2
+  echo "== python3 bench/train/fashion_e2e.py --bf16" >&2
+  /usr/bin/python3 "$here/fashion_e2e.py" --bf16 > "$tmp/py_bf16.txt"
+  cat "$tmp/py_bf16.txt" >&2
+fi
 if [ "${XP_E2E_SKIP_SHIPPED:-0}" != 1 ]; then
   echo "== xp run experiments/fashion_mnist_cnn.toml" >&2
   stamp "$build/xp" run "$root/experiments/fashion_mnist_cnn.toml" --registry "$tmp/shipped/registry.db" > "$tmp/shipped.txt"
@@ -63,9 +74,11 @@ fi
 printf "%-22s %9s %12s %10s %10s\n" side "epoch>=$target" "wall_s then" test_top1 total_s
 summary "xp (same recipe)" "$tmp/xp.txt"
 summary "python script" "$tmp/py.txt"
+[ -f "$tmp/xp_bf16.txt" ] && summary "xp bf16 (same recipe)" "$tmp/xp_bf16.txt"
+[ -f "$tmp/py_bf16.txt" ] && summary "python script bf16" "$tmp/py_bf16.txt"
 [ -f "$tmp/shipped.txt" ] && summary "xp (shipped toml)" "$tmp/shipped.txt"
-ratio() {  # file: time-to-target ratio against the script (or total time when a side never reaches it)
-  /usr/bin/python3 - "$1" "$tmp/py.txt" "$target" <<'PY'
+ratio() {  # file [script file]: time-to-target ratio against the script (or total time when a side never reaches it)
+  /usr/bin/python3 - "$1" "${2:-$tmp/py.txt}" "$target" <<'PY'
 import sys
 def reach(path, target):
     hit = total = None
@@ -81,5 +94,6 @@ print(f", {a[1] / b[1]:.2f} (total)")
 PY
 }
 echo "xp / script, same recipe:   $(ratio "$tmp/xp.txt")"
+[ -f "$tmp/xp_bf16.txt" ] && echo "xp / script, both bf16:     $(ratio "$tmp/xp_bf16.txt" "$tmp/py_bf16.txt")"
 [ -f "$tmp/shipped.txt" ] && echo "xp / script, shipped toml:  $(ratio "$tmp/shipped.txt")"
 echo "$(nproc) cores, $(uptime | sed 's/.*load average/load average/')" >&2

@@ -41,6 +41,17 @@ TOML
 base > good.toml
 expect_rc 0 "$XP" validate good.toml
 
+# A bf16 run's dry build computes forward and loss under autocast, as the run will: the shipped
+# plugins pass, a loss that only takes fp32 logits is reported at its table, not at step one.
+{ base; printf 'precision = "bf16"\n'; } > bf16.toml
+expect_rc 0 "$XP" validate bf16.toml
+{ base | sed 's/plugin = "dice"/plugin = "test_fp32_only"/'; printf 'precision = "bf16"\n'; } > bf16_loss.toml
+XP_PLUGIN_PATH="$XP_TEST_PLUGIN_DIR/good" expect_rc 2 "$XP" validate bf16_loss.toml
+has "bf16_loss.toml:13:1: loss 'test_fp32_only'"
+has "logits are BFloat16, not fp32"
+sed -i 's/^precision = "bf16"/precision = "fp32"/' bf16_loss.toml
+XP_PLUGIN_PATH="$XP_TEST_PLUGIN_DIR/good" expect_rc 0 "$XP" validate bf16_loss.toml
+
 # 1. The four run-time failures of the issue, each at its table's file:line:col.
 base | sed 's/plugin = "rare_blobs"/plugin = "segmentation_folder"\nroot = "does_not_exist"/; /image_size\|_size = /d' > root.toml
 expect_rc 2 "$XP" validate root.toml

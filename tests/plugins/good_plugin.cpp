@@ -21,6 +21,20 @@ class ConstantLoss : public xp::Loss {
   double value_;
 };
 
+// A loss written for fp32 logits only, as a hand-written one with float buffers may be: under bf16
+// autocast it throws, which `xp validate`'s dry build reports before any training.
+class Fp32OnlyLoss : public xp::Loss {
+ public:
+  static xp::Schema schema() { return xp::Schema("test loss that refuses logits other than fp32"); }
+  explicit Fp32OnlyLoss(const xp::Params&) {}
+  torch::Tensor forward(const xp::ModelOutput& out, const xp::Batch&) override {
+    if (out.logits.scalar_type() != torch::kFloat)
+      throw std::runtime_error(std::string("logits are ") + c10::toString(out.logits.scalar_type()) + ", not fp32");
+    return out.logits.mean();
+  }
+};
+
 }  // namespace
 
 XP_REGISTER_LOSS("test_constant" XP_TEST_PLUGIN_SUFFIX, ConstantLoss);
+XP_REGISTER_LOSS("test_fp32_only" XP_TEST_PLUGIN_SUFFIX, Fp32OnlyLoss);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -9,6 +10,7 @@
 #include "config/task_check.h"
 #include "data/collate.h"
 #include "engine/experiment_runner.h"
+#include "engine/mixed_precision.h"
 #include "engine/normalization_stats.h"
 #include "engine/param_groups.h"
 #include "engine/runtime.h"
@@ -225,11 +227,11 @@ bool dry_build(const RunSpec& unresolved, ErrorCollector& errors, DatasetCache* 
   }
 
   if (!pipeline_ok || !model) return errors.size() == before;
+  const auto options = engine::TrainOptions::from_params(spec.train);
   // The layout the run will train in (train.channels_last; auto = NHWC on a oneDNN CPU): a model
   // that cannot take NHWC (a .view() across a feature map) is reported here, not at step one.
   std::string layout;
   if (batch.input.dim() == 4) {
-    const auto options = engine::TrainOptions::from_params(spec.train);
     bool nhwc = false;
     try {
       nhwc = engine::use_channels_last(options.channels_last, engine::resolve_device(options.device));
@@ -244,6 +246,11 @@ bool dry_build(const RunSpec& unresolved, ErrorCollector& errors, DatasetCache* 
       layout = ", channels_last (train.channels_last = \"" + options.channels_last + "\"; \"off\" keeps NCHW)";
     }
   }
+  // A bf16 run (on a CPU or CUDA) computes forward and loss under autocast: a plugin that mixes
+  // dtypes (an index_put_ of float values into bf16 logits) fails here too, on the CPU's autocast.
+  // fp16 has no CPU autocast to try it with.
+  std::optional<engine::AutocastScope> autocast;
+  if (options.precision == "bf16") autocast.emplace(torch::kBFloat16, torch::kCPU);
   model->train();
   ModelOutput output;
   const std::string in_shape = shape(batch.input);
@@ -265,6 +272,10 @@ bool dry_build(const RunSpec& unresolved, ErrorCollector& errors, DatasetCache* 
   if (!step(errors, label("model", spec.model) + " in eval mode on the input " + shape(clean.input),
             spec.model.where(), [&] { eval_output = model->forward(clean.input); }))
     return false;
+  autocast.reset();
+  // As the evaluator: metrics see float logits whatever the forward computed in.
+  if (eval_output.logits.defined() && eval_output.logits.scalar_type() != torch::kFloat)
+    eval_output.logits = eval_output.logits.to(torch::kFloat);
   const std::string eval_shapes = " (model output " + shape(eval_output.logits) + ", target " +
                                   shape(clean.target) + ")";
   for (size_t i = 0; i < metrics.size(); ++i) {
