@@ -68,7 +68,7 @@ class ResNet18(nn.Module):
         return self.head(F.adaptive_avg_pool2d(self.backbone(x), 1).flatten(1))
 
 
-def bench(name, steps, warmup, batch, threads):
+def bench(name, steps, warmup, batch, threads, bf16):
     torch.manual_seed(0)
     torch.set_num_threads(threads)
     if name == "simple_cnn":
@@ -79,6 +79,9 @@ def bench(name, steps, warmup, batch, threads):
     # uint8 images converted once, as a Python pipeline with everything in memory would.
     images = torch.randint(0, 256, (n,) + shape, dtype=torch.uint8).float().div_(255)
     labels = torch.randint(0, 10, (n,))
+    if bf16:  # the CPU's fast path written by hand: NHWC model and batches, bf16 autocast
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
     # AdamW with norm/bias weights out of weight decay, as xp's default parameter groups.
     decay = [p for p in model.parameters() if p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.dim() <= 1]
@@ -89,7 +92,8 @@ def bench(name, steps, warmup, batch, threads):
     def step(i):
         lo = (i * batch) % n
         x, y = images[lo:lo + batch], labels[lo:lo + batch]
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -110,8 +114,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="channels_last + bf16 autocast")
     a = ap.parse_args()
-    print(f"python {a.model} {bench(a.model, a.steps, a.warmup, a.batch, a.threads):.3f}")
+    print(f"python {a.model} {bench(a.model, a.steps, a.warmup, a.batch, a.threads, a.bf16):.3f}")
 
 
 if __name__ == "__main__":

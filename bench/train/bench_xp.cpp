@@ -63,7 +63,7 @@ xp::Params plugin_params(const std::string& name, const xp::Value::Table& overri
 
 int main(int argc, char** argv) {
   if (argc < 6) {
-    std::cerr << "usage: bench_xp MODEL STEPS WARMUP BATCH THREADS [PLUGIN_DIR [CHANNELS_LAST]]\n";
+    std::cerr << "usage: bench_xp MODEL STEPS WARMUP BATCH THREADS [PLUGIN_DIR [CHANNELS_LAST [PRECISION]]]\n";
     return 2;
   }
   const std::string model = argv[1];
@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   std::vector<std::filesystem::path> extra;
   if (argc > 6) extra.push_back(argv[6]);
   const std::string channels_last = argc > 7 ? argv[7] : "auto";  // train.channels_last
+  const std::string precision = argc > 8 ? argv[8] : "fp32";      // train.precision
   loader.load_all(extra, problems);
 
   auto run = [&](int64_t n_steps) {
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
     s.options.max_steps_per_epoch = n_steps;
     s.options.threads = threads;
     s.options.channels_last = channels_last;
+    s.options.precision = precision;
     s.options.workers = 1;  // conversion happens off the training thread, as in xp run
     s.options.optimizer.name = "adamw";
     s.options.optimizer.lr = 1e-3;

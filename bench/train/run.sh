@@ -2,7 +2,8 @@
 # Training throughput, xp vs Python PyTorch, same LibTorch build, model, batch, threads and
 # in-memory data. Prints steps/s of both and the ratio xp/python for simple_cnn and a small resnet.
 #
-#   [REPEAT=3] bench/train/run.sh [BUILD_DIR] [STEPS] [BATCH] [THREADS]
+#   [REPEAT=3] [PRECISION=fp32|bf16] bench/train/run.sh [BUILD_DIR] [STEPS] [BATCH] [THREADS]
+# PRECISION=bf16: xp with train.precision = "bf16", Python with channels_last + bf16 autocast.
 # Needs python3-torch (Debian) built on the same LibTorch as xp.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -12,6 +13,9 @@ steps="${2:-60}"
 batch="${3:-64}"
 threads="${4:-2}"
 warmup=5
+precision="${PRECISION:-fp32}"
+py_flags=()
+[ "$precision" = bf16 ] && py_flags=(--bf16)
 
 [ -f "$build/lib/libxpcore.so" ] || { echo "no $build/lib/libxpcore.so: build xp first (cmake --build $build --target xpcore xp_vision)" >&2; exit 2; }
 plugins="$build/plugins"
@@ -37,10 +41,10 @@ printf "%-12s %12s %14s %12s %8s %10s\n" model "xp steps/s" "xp NCHW st/s" "py s
 for model in simple_cnn resnet; do
   xs=() ns=() ps=()
   for _ in $(seq 1 "$repeat"); do
-    xs+=("$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" auto | awk '{print $3}')")
-    ns+=("$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" off | awk '{print $3}')")
+    xs+=("$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" auto "$precision" | awk '{print $3}')")
+    ns+=("$("$bin" "$model" "$steps" "$warmup" "$batch" "$threads" "$plugins" off "$precision" | awk '{print $3}')")
     ps+=("$(/usr/bin/python3 "$here/bench_python.py" --model "$model" --steps "$steps" --warmup "$warmup" \
-              --batch "$batch" --threads "$threads" | awk '{print $3}')")
+              --batch "$batch" --threads "$threads" "${py_flags[@]}" | awk '{print $3}')")
   done
   echo "$model runs: xp ${xs[*]}; xp NCHW ${ns[*]}; python ${ps[*]}" >&2
   xp_rate=$(median "${xs[@]}") nchw_rate=$(median "${ns[@]}") py_rate=$(median "${ps[@]}")
@@ -48,4 +52,4 @@ for model in simple_cnn resnet; do
   nchw_ratio=$(/usr/bin/python3 -c "print(f'{$nchw_rate / $py_rate:.2f}')")
   printf "%-12s %12s %14s %12s %8s %10s\n" "$model" "$xp_rate" "$nchw_rate" "$py_rate" "$ratio" "$nchw_ratio"
 done
-echo "batch $batch, $threads threads, $steps timed steps after $warmup warm-up steps, median of $repeat, $(nproc) cores" >&2
+echo "$precision, batch $batch, $threads threads, $steps timed steps after $warmup warm-up steps, median of $repeat, $(nproc) cores" >&2

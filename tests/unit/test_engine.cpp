@@ -12,6 +12,7 @@
 #include "engine/lr_schedule.h"
 #include "engine/memory_recorder.h"
 #include "engine/param_groups.h"
+#include "engine/runtime.h"
 #include "engine/trainer.h"
 #include "xp/errors.h"
 
@@ -451,6 +452,29 @@ class TinyConvNet : public xp::Model {
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::Linear head{nullptr};
 };
+
+TEST_CASE("runtime: channels_last gives one-channel weights and inputs NHWC strides, so LibTorch computes in NHWC") {
+  // contiguous(ChannelsLast) would return these unchanged (a size-1 channel dimension already counts
+  // as channels_last), and LibTorch, which reads the layout from the strides, would stay in NCHW.
+  Runtime rt;
+  rt.channels_last = true;
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(1, 8, 3).padding(1).bias(false));
+  const torch::Tensor before = conv->weight.detach().clone();
+  rt.place(*conv);
+  CHECK((conv->weight.suggest_memory_format() == torch::MemoryFormat::ChannelsLast));
+  CHECK(torch::equal(conv->weight, before));
+  xp::Batch batch;
+  batch.input = torch::rand({4, 1, 6, 6});
+  const torch::Tensor input = batch.input;
+  batch = rt.to_device(std::move(batch), nullptr);
+  CHECK((batch.input.suggest_memory_format() == torch::MemoryFormat::ChannelsLast));
+  CHECK(torch::equal(batch.input, input));
+  if (at::hasMKLDNN())
+    CHECK((conv->forward(batch.input).suggest_memory_format() == torch::MemoryFormat::ChannelsLast));
+  // Already NHWC: no copy.
+  const torch::Tensor nhwc = torch::rand({2, 3, 4, 4}).contiguous(torch::MemoryFormat::ChannelsLast);
+  CHECK(with_nhwc_strides(nhwc).data_ptr() == nhwc.data_ptr());
+}
 
 TEST_CASE("engine: train.channels_last trains as NCHW does; auto means NHWC on a oneDNN CPU") {
   auto run = [](const std::string& mode, std::string* log) {

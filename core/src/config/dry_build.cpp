@@ -241,8 +241,8 @@ bool dry_build(const RunSpec& unresolved, ErrorCollector& errors, DatasetCache* 
       engine::Runtime nhwc_runtime;
       nhwc_runtime.channels_last = true;
       nhwc_runtime.place(*model);
-      batch.input = batch.input.contiguous(torch::MemoryFormat::ChannelsLast);
-      clean.input = clean.input.contiguous(torch::MemoryFormat::ChannelsLast);
+      batch.input = engine::with_nhwc_strides(batch.input);
+      clean.input = engine::with_nhwc_strides(clean.input);
       layout = ", channels_last (train.channels_last = \"" + options.channels_last + "\"; \"off\" keeps NCHW)";
     }
   }

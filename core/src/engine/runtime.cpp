@@ -142,10 +142,19 @@ Batch Runtime::to_device(Batch batch, const DeferredConversion* conversion) cons
     if (!conversion) throw std::logic_error("a uint8 batch reached the device without its pixel conversion");
     batch.input = conversion->device.apply(batch.input);  // channels_last strides already
     if (!channels_last) batch.input = batch.input.contiguous();
-  } else if (channels_last && batch.input.dim() == 4) {
-    batch.input = batch.input.contiguous(torch::MemoryFormat::ChannelsLast);
+  } else if (channels_last) {
+    batch.input = with_nhwc_strides(batch.input);
   }
   return batch;
+}
+
+torch::Tensor with_nhwc_strides(const torch::Tensor& t) {
+  if (t.dim() != 4 || t.suggest_memory_format() == torch::MemoryFormat::ChannelsLast) return t;
+  // Not contiguous(ChannelsLast): a tensor with a size-1 dimension already counts as channels_last
+  // contiguous and comes back with its NCHW strides, so LibTorch, which picks a convolution's layout
+  // from the strides (suggest_memory_format), ran a 1-channel first layer and the block after it
+  // in NCHW (Fashion-MNIST in bf16: its max-pool forward 9x and backward 3x slower than NHWC).
+  return torch::empty_like(t, torch::MemoryFormat::ChannelsLast).copy_(t);
 }
 
 void Runtime::place(torch::nn::Module& module) const {
@@ -153,7 +162,7 @@ void Runtime::place(torch::nn::Module& module) const {
   if (!channels_last) return;
   torch::NoGradGuard no_grad;
   for (auto& p : module.parameters())
-    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    if (p.dim() == 4) p.set_data(with_nhwc_strides(p.data()));
 }
 
 }  // namespace xp::engine

@@ -63,6 +63,9 @@ torch::Device resolve_device(const std::string& name, const std::string& option 
 void configure_cpu_threads(int64_t threads);
 // Large CPU tensors reuse freed heap memory instead of a fresh mmap each (glibc malloc settings).
 void keep_freed_memory();
+// A 4-d tensor with NHWC strides, copied only when its strides are not already NHWC; also when it
+// has a size-1 dimension (one channel), where contiguous(ChannelsLast) keeps NCHW strides.
+torch::Tensor with_nhwc_strides(const torch::Tensor& t);
 // train.channels_last ("auto", "on", "off") on this device: auto = on the CPU when LibTorch has oneDNN.
 bool use_channels_last(const std::string& setting, const torch::Device& device);
 
