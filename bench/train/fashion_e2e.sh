@@ -10,7 +10,8 @@
 #   bench/train/fashion_e2e.sh [BUILD_DIR] [TARGET]     # defaults: build 0.92
 #   XP_E2E_SKIP_SHIPPED=1 ...                           # leave out the shipped experiment
 #   XP_E2E_BF16=1 ...                                   # also both sides in bf16 (xp's
-#                                                       # train.precision = "bf16", the script's --bf16)
+#                                                       # train.precision = "bf16", the script's --bf16),
+#                                                       # and the shipped experiment in bf16
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -69,6 +70,12 @@ if [ "${XP_E2E_SKIP_SHIPPED:-0}" != 1 ]; then
   echo "== xp run experiments/fashion_mnist_cnn.toml" >&2
   stamp "$build/xp" run "$root/experiments/fashion_mnist_cnn.toml" --registry "$tmp/shipped/registry.db" > "$tmp/shipped.txt"
   cat "$tmp/shipped.txt" >&2
+  if [ "${XP_E2E_BF16:-0}" = 1 ]; then
+    echo "== xp run experiments/fashion_mnist_cnn.toml --set train.precision=bf16" >&2
+    stamp "$build/xp" run "$root/experiments/fashion_mnist_cnn.toml" --registry "$tmp/shipped_bf16/registry.db" \
+      --set train.precision=bf16 > "$tmp/shipped_bf16.txt"
+    cat "$tmp/shipped_bf16.txt" >&2
+  fi
 fi
 
 printf "%-22s %9s %12s %10s %10s\n" side "epoch>=$target" "wall_s then" test_top1 total_s
@@ -77,6 +84,7 @@ summary "python script" "$tmp/py.txt"
 [ -f "$tmp/xp_bf16.txt" ] && summary "xp bf16 (same recipe)" "$tmp/xp_bf16.txt"
 [ -f "$tmp/py_bf16.txt" ] && summary "python script bf16" "$tmp/py_bf16.txt"
 [ -f "$tmp/shipped.txt" ] && summary "xp (shipped toml)" "$tmp/shipped.txt"
+[ -f "$tmp/shipped_bf16.txt" ] && summary "xp (shipped, bf16)" "$tmp/shipped_bf16.txt"
 ratio() {  # file [script file]: time-to-target ratio against the script (or total time when a side never reaches it)
   /usr/bin/python3 - "$1" "${2:-$tmp/py.txt}" "$target" <<'PY'
 import sys
@@ -96,4 +104,5 @@ PY
 echo "xp / script, same recipe:   $(ratio "$tmp/xp.txt")"
 [ -f "$tmp/xp_bf16.txt" ] && echo "xp / script, both bf16:     $(ratio "$tmp/xp_bf16.txt" "$tmp/py_bf16.txt")"
 [ -f "$tmp/shipped.txt" ] && echo "xp / script, shipped toml:  $(ratio "$tmp/shipped.txt")"
+[ -f "$tmp/shipped_bf16.txt" ] && echo "xp bf16 / script fp32, shipped toml: $(ratio "$tmp/shipped_bf16.txt")"
 echo "$(nproc) cores, $(uptime | sed 's/.*load average/load average/')" >&2
