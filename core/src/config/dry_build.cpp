@@ -246,11 +246,13 @@ bool dry_build(const RunSpec& unresolved, ErrorCollector& errors, DatasetCache* 
       layout = ", channels_last (train.channels_last = \"" + options.channels_last + "\"; \"off\" keeps NCHW)";
     }
   }
-  // A bf16 run (on a CPU or CUDA) computes forward and loss under autocast: a plugin that mixes
-  // dtypes (an index_put_ of float values into bf16 logits) fails here too, on the CPU's autocast.
-  // fp16 has no CPU autocast to try it with.
+  // A mixed-precision run computes forward and loss under autocast: a plugin that mixes dtypes (an
+  // index_put_ of float values into bf16 logits) fails here too, under what the CPU's autocast can
+  // do of it (bf16; fp16 has no CPU autocast to try it with).
   std::optional<engine::AutocastScope> autocast;
-  if (options.precision == "bf16") autocast.emplace(torch::kBFloat16, torch::kCPU);
+  const c10::ScalarType amp =
+      engine::effective_precision(engine::precision_dtype(options.precision), torch::Device(torch::kCPU));
+  if (amp != torch::kFloat) autocast.emplace(amp, torch::kCPU);
   model->train();
   ModelOutput output;
   const std::string in_shape = shape(batch.input);
